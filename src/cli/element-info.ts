@@ -1,0 +1,108 @@
+// `element-info`: DIB-compatible element expansion, plus --json and --plan.
+import yargs from 'yargs';
+import { stringify } from 'yaml';
+import { UsageError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { type BuildPlan, type ElementSelection, buildElementList, defaultBlockDeviceFor, planBuild, selectElements } from '../elements/plan.js';
+import { normaliseArch, hostArch } from '../config/settings.js';
+
+export async function runElementInfo(argv: string[], log: Logger): Promise<number> {
+  const args = await yargs(argv)
+    .scriptName('element-info')
+    .usage('$0 [options] ELEMENT...\n\nExpand ELEMENT... with their dependencies, searching ELEMENTS_PATH (first entry wins) and then the shipped elements.')
+    .option('env', { alias: 'e', type: 'boolean', default: false, describe: 'print IMAGE_ELEMENT, IMAGE_ELEMENT_YAML and get_image_element_array for eval (like DIB)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the elements (or with --plan, the plan) as JSON' })
+    .option('plan', { type: 'boolean', default: false, describe: 'print the build plan disk-image-create would use: base added unless -n, hooks per phase with their element, environment files, packages' })
+    .option('skip-base', { alias: 'n', type: 'boolean', default: false, describe: 'with --plan: do not add base' })
+    .option('arch', { alias: 'a', type: 'string', describe: 'with --plan: target architecture (default: ARCH or the host\'s)' })
+    .strictOptions()
+    .version(false)
+    .help()
+    .fail((msg, err) => {
+      throw err ?? new UsageError('usage', msg, { hint: 'see element-info --help' });
+    })
+    .parseAsync();
+  const elements = args._.map(String);
+  if (!elements.length) throw new UsageError('usage', 'at least one element is required', { hint: 'e.g. element-info debian-minimal vm' });
+
+  const env = process.env;
+  const defaultOsElement = env.DIB_DEFAULT_OS_ELEMENT ?? 'debian-minimal';
+  if (args.plan) {
+    const arch = normaliseArch(args.arch ?? env.ARCH ?? hostArch());
+    const requested = buildElementList(elements, { skipBase: args.skipBase });
+    const selection = selectElements(requested, { elementsPath: env.ELEMENTS_PATH, defaultOsElement, defaultBlockDevice: defaultBlockDeviceFor(arch) });
+    selection.warnings.forEach((w) => log.warn(w));
+    const plan = planBuild(selection, { ...env, ARCH: arch });
+    process.stdout.write(args.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : renderPlan(plan));
+    return 0;
+  }
+  const selection = selectElements(elements, { elementsPath: env.ELEMENTS_PATH, defaultOsElement });
+  selection.warnings.forEach((w) => log.warn(w));
+  if (args.json) process.stdout.write(JSON.stringify(selectionToJson(selection), null, 2) + '\n');
+  else if (args.env) process.stdout.write(renderEnv(selection));
+  else process.stdout.write(selection.elements.map((e) => e.name).join(' ') + '\n');
+  return 0;
+}
+
+/** The three things DIB's `--env` prints for the engine to eval. */
+export function renderEnv(selection: ElementSelection): string {
+  const names = selection.elements.map((e) => e.name);
+  const yamlMap: Record<string, string> = {};
+  for (const e of [...selection.elements].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) yamlMap[e.name] = e.path;
+  const yamlText = stringify(yamlMap, { lineWidth: 0 });
+  const array = selection.elements.map((e) => `[${e.name}]=${e.path} `).join('');
+  return [
+    `export IMAGE_ELEMENT=${shellSingle(names.join(' '))}`,
+    `export IMAGE_ELEMENT_YAML=${shellSingle(yamlText)}`,
+    'function get_image_element_array {',
+    `  echo "${array}"`,
+    '};',
+    'export -f get_image_element_array;',
+    '',
+  ].join('\n');
+}
+
+function shellSingle(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function selectionToJson(selection: ElementSelection) {
+  return {
+    elements: selection.elements.map((e) => ({ name: e.name, path: e.path, deps: e.deps, provides: e.provides, pulledBy: e.pulledBy })),
+    providedBy: Object.fromEntries([...selection.providedBy].sort()),
+    warnings: selection.warnings,
+  };
+}
+
+export function planToJson(plan: BuildPlan) {
+  return {
+    ...selectionToJson(plan),
+    phases: plan.phases.map((p) => ({
+      phase: p.phase.name,
+      dir: p.phase.dir,
+      inChroot: p.phase.inChroot,
+      hooks: p.hooks.map((h) => ({ name: h.name, element: h.element, path: h.path })),
+      ignored: p.ignored.map((i) => ({ name: i.entry.name, element: i.entry.element, reason: i.reason })),
+    })),
+    environmentFiles: plan.environmentFiles.map((f) => ({ name: f.name, element: f.element, path: f.path })),
+    packages: plan.packages,
+  };
+}
+
+export function renderPlan(plan: BuildPlan): string {
+  const lines: string[] = [];
+  lines.push(`Elements (${plan.elements.length}, in order):`);
+  for (const e of plan.elements) lines.push(`  ${e.name.padEnd(28)} ${e.pulledBy === '(command line)' ? 'requested' : `via ${e.pulledBy}`}${e.provides.length ? `  provides ${e.provides.join(', ')}` : ''}`);
+  lines.push('', 'Environment files (sourced before every phase, in this order):');
+  if (!plan.environmentFiles.length) lines.push('  (none)');
+  for (const f of plan.environmentFiles) lines.push(`  ${f.name.padEnd(40)} ${f.element}`);
+  for (const p of plan.phases) {
+    lines.push('', `Phase ${p.phase.name} (${p.phase.dir}, ${p.phase.inChroot ? 'in chroot' : 'outside the image'}): ${p.hooks.length} hook${p.hooks.length === 1 ? '' : 's'}`);
+    for (const h of p.hooks) lines.push(`  ${h.name.padEnd(40)} ${h.element}`);
+    for (const i of p.ignored) lines.push(`  (${i.entry.name}: not run, ${i.reason.replace(/-/g, ' ')}; ${i.entry.element})`);
+    const pk = plan.packages[p.phase.dir];
+    if (pk?.install.length) lines.push(`  packages installed: ${pk.install.map(([n, e]) => `${n} (${e})`).join(', ')}`);
+    if (pk?.uninstall.length) lines.push(`  packages removed at the end: ${pk.uninstall.map(([n, e]) => `${n} (${e})`).join(', ')}`);
+  }
+  return lines.join('\n') + '\n';
+}

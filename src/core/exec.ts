@@ -1,0 +1,141 @@
+// The one process runner: argv arrays only, stdin ignored, allowlisted environment, streamed output.
+import { execa } from 'execa';
+import { BuildError } from './errors.js';
+import type { Logger } from './log.js';
+import { shellQuote } from './log.js';
+import { packageForTool, withSbin } from './tools.js';
+
+export interface RunOptions {
+  /** Environment for the child; built from scratch (see `baseEnvironment`). */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  /** Label for streamed output lines; when absent, output is captured but not streamed. */
+  label?: string;
+  /** Text fed to stdin; otherwise stdin is ignored. */
+  input?: string;
+  /** Exit statuses that are not failures. */
+  okStatus?: number[];
+  /** Keep stdout (returned) instead of streaming it. */
+  capture?: boolean;
+  /** Override the abort signal from the runner. */
+  signal?: AbortSignal;
+  /** Seconds before the command is killed. */
+  timeoutSeconds?: number;
+}
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+export class CommandError extends BuildError {
+  constructor(
+    readonly argv: string[],
+    readonly status: number | undefined,
+    readonly tail: string[],
+    signal?: string,
+  ) {
+    super(
+      `command failed (${signal ? `killed by ${signal}` : `exit ${status}`}): ${argv.map(shellQuote).join(' ')}`,
+      { details: tail.length ? ['last output:', ...tail.map((l) => `  ${l}`)] : [] },
+    );
+  }
+}
+
+const TAIL_LINES = 20;
+
+/** Variables a child may inherit from the caller; everything else is passed explicitly. */
+const ENV_ALLOWLIST = ['PATH', 'TERM', 'HOME', 'USER', 'LOGNAME', 'TZ', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+
+export function baseEnvironment(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const env: Record<string, string> = { LC_ALL: 'C', LANG: 'C' };
+  for (const key of ENV_ALLOWLIST) {
+    const value = source[key];
+    if (value !== undefined) env[key] = value;
+  }
+  env.PATH = withSbin(env.PATH ?? '/usr/bin:/bin');
+  return env;
+}
+
+
+export class Runner {
+  constructor(
+    private readonly log: Logger,
+    private readonly signal?: AbortSignal,
+    private readonly defaultEnv: Record<string, string> = baseEnvironment(),
+  ) {}
+
+  get environment(): Record<string, string> {
+    return { ...this.defaultEnv };
+  }
+
+  /** Run a command; throws CommandError on a status not in `okStatus` (default [0]). */
+  async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    const [file, ...args] = argv;
+    this.log.emit({ type: 'command', argv });
+    const tail: string[] = [];
+    const remember = (line: string) => {
+      tail.push(line);
+      if (tail.length > TAIL_LINES) tail.shift();
+    };
+    const child = execa(file, args, {
+      env: (options.env ?? this.defaultEnv) as Record<string, string>,
+      extendEnv: false,
+      cwd: options.cwd,
+      input: options.input,
+      stdin: options.input === undefined ? 'ignore' : 'pipe',
+      cancelSignal: options.signal ?? this.signal,
+      forceKillAfterDelay: 5000,
+      timeout: options.timeoutSeconds ? options.timeoutSeconds * 1000 : undefined,
+      reject: false,
+      stripFinalNewline: true,
+      lines: false,
+      buffer: true,
+      all: false,
+    });
+    const label = options.label;
+    const streamLines = (stream: NodeJS.ReadableStream | null, isStdout: boolean) => {
+      if (!stream) return;
+      let pending = '';
+      stream.on('data', (chunk: Buffer) => {
+        pending += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = pending.indexOf('\n')) >= 0) {
+          const line = pending.slice(0, nl);
+          pending = pending.slice(nl + 1);
+          if (!isStdout || !options.capture) remember(line);
+          if (label && (!isStdout || !options.capture)) this.log.emit({ type: 'output', label, line });
+        }
+      });
+      stream.on('end', () => {
+        if (pending) {
+          if (!isStdout || !options.capture) remember(pending);
+          if (label && (!isStdout || !options.capture)) this.log.emit({ type: 'output', label, line: pending });
+        }
+      });
+    };
+    streamLines(child.stdout, true);
+    streamLines(child.stderr, false);
+    const result = await child;
+    if (result.failed && result.exitCode === undefined && !result.isCanceled && !result.signal && !result.timedOut) {
+      const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
+      if (code === 'ENOENT') {
+        const pkg = packageForTool(file);
+        throw new BuildError(`command not found: ${file}`, { hint: pkg ? `install it: apt-get install ${pkg}` : 'install it and make sure it is on PATH' });
+      }
+    }
+    if (result.isCanceled) {
+      throw new CommandError(argv, undefined, tail, 'cancellation');
+    }
+    const status = result.exitCode ?? -1;
+    const ok = options.okStatus ?? [0];
+    if (!ok.includes(status)) throw new CommandError(argv, result.exitCode, tail, result.signal ?? (result.timedOut ? 'timeout' : undefined));
+    return { status, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
+  }
+
+  /** Run and return trimmed stdout. */
+  async output(argv: string[], options: RunOptions = {}): Promise<string> {
+    return (await this.run(argv, { ...options, capture: true })).stdout.trim();
+  }
+}

@@ -1,0 +1,166 @@
+// One event stream (steps, hooks, commands, warnings) with a human and an NDJSON renderer.
+import { appendFileSync, openSync, closeSync, writeSync } from 'node:fs';
+
+export type LogEvent =
+  | { type: 'info'; message: string }
+  | { type: 'warning'; message: string }
+  | { type: 'debug'; message: string }
+  | { type: 'step-start'; step: string }
+  | { type: 'step-end'; step: string; seconds: number; ok: boolean }
+  | { type: 'phase-start'; phase: string; index: number; total: number; hooks: number; inChroot: boolean }
+  | { type: 'phase-end'; phase: string; seconds: number; ok: boolean }
+  | { type: 'hook-start'; phase: string; element: string; hook: string }
+  | { type: 'hook-end'; phase: string; element: string; hook: string; seconds: number; status: number }
+  | { type: 'output'; label: string; line: string }
+  | { type: 'command'; argv: string[] }
+  | { type: 'result'; message: string; data?: unknown };
+
+export interface LogSink {
+  write(event: LogEvent & { time: string }): void;
+  close?(): void;
+}
+
+/** Values that must never appear in any rendered line (secrets); replaced by `***`. */
+export class Redactor {
+  private secrets: string[] = [];
+  add(value: string | undefined): void {
+    if (value && value.length >= 3 && !this.secrets.includes(value)) {
+      this.secrets.push(value);
+      this.secrets.sort((a, b) => b.length - a.length);
+    }
+  }
+  apply(text: string): string {
+    let out = text;
+    for (const s of this.secrets) out = out.split(s).join('***');
+    return out;
+  }
+}
+
+export class Logger {
+  private sinks: LogSink[] = [];
+  private depth = 0;
+  readonly redactor = new Redactor();
+  debugEnabled = false;
+
+  addSink(sink: LogSink): void {
+    this.sinks.push(sink);
+  }
+
+  emit(event: LogEvent): void {
+    if (event.type === 'debug' && !this.debugEnabled) return;
+    const time = new Date().toISOString();
+    const redacted = JSON.parse(this.redactor.apply(JSON.stringify(event))) as LogEvent;
+    for (const sink of this.sinks) sink.write({ ...redacted, time });
+  }
+
+  info(message: string): void {
+    this.emit({ type: 'info', message });
+  }
+  warn(message: string): void {
+    this.emit({ type: 'warning', message });
+  }
+  debug(message: string): void {
+    this.emit({ type: 'debug', message });
+  }
+
+  /** Run `body` as a named, timed step; nested steps indent in the human renderer. */
+  async step<T>(step: string, body: () => Promise<T>): Promise<T> {
+    const start = process.hrtime.bigint();
+    this.emit({ type: 'step-start', step });
+    this.depth++;
+    let ok = false;
+    try {
+      const result = await body();
+      ok = true;
+      return result;
+    } finally {
+      this.depth--;
+      this.emit({ type: 'step-end', step, ok, seconds: Number(process.hrtime.bigint() - start) / 1e9 });
+    }
+  }
+
+  close(): void {
+    for (const sink of this.sinks) sink.close?.();
+  }
+}
+
+/** Human lines on stderr (or a log file), nested by step, optionally timestamped. */
+export class HumanSink implements LogSink {
+  private depth = 0;
+  constructor(
+    private readonly out: (line: string) => void,
+    private readonly options: { timestamps?: boolean; color?: boolean } = {},
+  ) {}
+
+  write(event: LogEvent & { time: string }): void {
+    const line = this.render(event);
+    if (line === undefined) return;
+    const stamp = this.options.timestamps ? `${event.time.replace('T', ' ').replace('Z', '')} | ` : '';
+    for (const l of line.split('\n')) this.out(`${stamp}${'  '.repeat(Math.max(0, this.depth))}${l}`);
+    if (event.type === 'step-start') this.depth++;
+  }
+
+  private render(e: LogEvent): string | undefined {
+    const c = this.options.color;
+    const paint = (code: string, s: string) => (c ? `\x1b[${code}m${s}\x1b[0m` : s);
+    switch (e.type) {
+      case 'info':
+        return e.message;
+      case 'warning':
+        return paint('33', `warning: ${e.message}`);
+      case 'debug':
+        return paint('2', `debug: ${e.message}`);
+      case 'step-start':
+        return paint('1', `‣ ${e.step}`);
+      case 'step-end':
+        this.depth--;
+        return e.ok ? undefined : paint('31', `✗ ${e.step} failed after ${e.seconds.toFixed(1)}s`);
+      case 'phase-start':
+        return paint('1', `‣ phase ${e.phase} (${e.index}/${e.total}, ${e.hooks} hook${e.hooks === 1 ? '' : 's'}, ${e.inChroot ? 'in chroot' : 'outside'})`);
+      case 'phase-end':
+        return e.ok ? `  phase ${e.phase} done in ${e.seconds.toFixed(1)}s` : paint('31', `  phase ${e.phase} failed`);
+      case 'hook-start':
+        return `  running ${e.element}/${e.phase}.d/${e.hook}`;
+      case 'hook-end':
+        return e.status === 0 ? undefined : paint('31', `  ${e.element}/${e.phase}.d/${e.hook} exited ${e.status}`);
+      case 'output':
+        return `    [${e.label}] ${e.line}`;
+      case 'command':
+        return paint('2', `  + ${e.argv.map(shellQuote).join(' ')}`);
+      case 'result':
+        return e.message;
+    }
+  }
+}
+
+/** One JSON object per line, for machines. */
+export class NdjsonSink implements LogSink {
+  private fd: number;
+  constructor(path: string) {
+    this.fd = path === '-' ? 2 : openSync(path, 'a');
+  }
+  write(event: LogEvent & { time: string }): void {
+    writeSync(this.fd, JSON.stringify(event) + '\n');
+  }
+  close(): void {
+    if (this.fd !== 2) closeSync(this.fd);
+  }
+}
+
+export function fileLineWriter(path: string): (line: string) => void {
+  return (line) => appendFileSync(path, line + '\n');
+}
+
+export function stderrLineWriter(line: string): void {
+  process.stderr.write(line + '\n');
+}
+
+export function shellQuote(arg: string): string {
+  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Whether colour is appropriate on stderr. */
+export function useColor(): boolean {
+  return !!process.stderr.isTTY && !process.env.NO_COLOR;
+}

@@ -1,0 +1,75 @@
+// The build plan: resolved elements, merged hooks per phase, environment files and packages.
+import { UsageError } from '../core/errors.js';
+import { PHASES, type Phase } from '../phases/phase-table.js';
+import { type HooksTree, type MergedEntry, DEFAULT_RUN_PARTS_REGEX, mergeHooksTree, selectEnvironmentFiles, selectHooks } from './hooks.js';
+import { orderElements } from './order.js';
+import { type PackageEntry, type SquashedPackages, readPackageInstalls, squashPackages } from './packages.js';
+import { type ResolveOptions, type ResolvedElement, resolveElements } from './resolve.js';
+import { type ElementIndex, loadElementIndex } from './search-path.js';
+
+export interface ElementSelection {
+  index: ElementIndex;
+  elements: ResolvedElement[];
+  providedBy: Map<string, string>;
+  warnings: string[];
+}
+
+export interface PhasePlan {
+  phase: Phase;
+  hooks: MergedEntry[];
+  ignored: Array<{ entry: MergedEntry; reason: string }>;
+}
+
+export interface BuildPlan extends ElementSelection {
+  tree: HooksTree;
+  phases: PhasePlan[];
+  environmentFiles: MergedEntry[];
+  packageEntries: PackageEntry[];
+  packages: SquashedPackages;
+}
+
+export interface SelectOptions extends ResolveOptions {
+  elementsPath: string | undefined;
+  /** Override the built-in element directory (tests); null: none. */
+  builtinDir?: string | null;
+}
+
+/** Resolve and order; every problem is a UsageError (exit 2). */
+export function selectElements(requested: string[], options: SelectOptions): ElementSelection {
+  const index = options.builtinDir === undefined ? loadElementIndex(options.elementsPath) : loadElementIndex(options.elementsPath, options.builtinDir);
+  const { set, providedBy, warnings } = resolveElements(index, requested, options);
+  return { index, elements: orderElements(set, providedBy), providedBy, warnings };
+}
+
+/**
+ * disk-image-create's list pre-processing: `base` first unless skipped. (The `vm` → block-device default
+ * is applied by the resolver through `defaultBlockDevice`, so it also works when `vm` is a dependency.)
+ * Unlike DIB, an `IMAGE_ELEMENT` in the caller's environment is not prepended.
+ */
+export function buildElementList(requested: string[], options: { skipBase: boolean }): string[] {
+  return options.skipBase || requested.includes('base') ? [...requested] : ['base', ...requested];
+}
+
+/** The default block-device element for `vm` on this architecture (DIB: efi on arm64/aarch64). */
+export function defaultBlockDeviceFor(arch: string): string {
+  return arch === 'arm64' || arch === 'aarch64' ? 'block-device-efi' : 'block-device-mbr';
+}
+
+export function planBuild(selection: ElementSelection, env: Record<string, string | undefined>): BuildPlan {
+  const tree = mergeHooksTree(selection.elements);
+  const regex = env.RUN_PARTS_REGEX || DEFAULT_RUN_PARTS_REGEX;
+  try {
+    new RegExp(regex);
+  } catch {
+    throw new UsageError('invalid-setting', `RUN_PARTS_REGEX is not a valid regular expression: ${regex}`, { hint: `the default is ${DEFAULT_RUN_PARTS_REGEX}` });
+  }
+  const phases = PHASES.map((phase) => {
+    const dir = tree.dirs.get(phase.dir);
+    const { runs, ignored } = selectHooks(dir ? dir.values() : [], regex);
+    return { phase, hooks: runs, ignored };
+  });
+  const envDir = tree.dirs.get('environment.d');
+  const environmentFiles = envDir ? selectEnvironmentFiles(envDir.values()) : [];
+  const packageEntries = selection.elements.flatMap((e) => readPackageInstalls(e));
+  return { ...selection, tree, phases, environmentFiles, packageEntries, packages: squashPackages(packageEntries, env) };
+}

@@ -1,0 +1,46 @@
+// Process entry: signals, run the command, map errors to exit codes (the only process.exit).
+import { DibError, EXIT_BUILD, EXIT_INTERRUPTED } from './core/errors.js';
+import { HumanSink, Logger, stderrLineWriter, useColor } from './core/log.js';
+
+export type CommandName = 'element-info' | 'disk-image-create';
+
+export async function main(command: CommandName, argv: string[]): Promise<never> {
+  const log = new Logger();
+  log.addSink(new HumanSink(stderrLineWriter, { color: useColor() }));
+  const debug = argv.includes('--debug');
+  const args = argv.filter((a) => a !== '--debug');
+  let code: number;
+  try {
+    code = await dispatch(command, args, log);
+  } catch (error) {
+    code = reportError(error, debug);
+  }
+  log.close();
+  process.exit(code);
+}
+
+async function dispatch(command: CommandName, argv: string[], log: Logger): Promise<number> {
+  switch (command) {
+    case 'element-info':
+      return (await import('./cli/element-info.js')).runElementInfo(argv, log);
+    case 'disk-image-create':
+      return (await import('./cli/disk-image-create.js')).runDiskImageCreate(argv, log);
+  }
+}
+
+/** Print `error: ...`, the hint on its own line, details; a stack only with --debug. */
+export function reportError(error: unknown, debug: boolean): number {
+  const write = (s: string) => process.stderr.write(s + '\n');
+  if (error instanceof DibError) {
+    write(`error: ${error.message}`);
+    for (const d of error.details) write(`  ${d}`);
+    if (error.hint) for (const h of error.hint.split('\n')) write(`hint: ${h}`);
+    for (const c of error.cleanupFailures) write(`cleanup: ${c}`);
+    if (debug && error.stack) write(error.stack);
+    return error.exitCode;
+  }
+  write(`error: ${error instanceof Error ? error.message : String(error)}`);
+  write('hint: this is a bug in the tool; please report it with the output of --debug');
+  if (debug && error instanceof Error && error.stack) write(error.stack);
+  return error && (error as { name?: string }).name === 'AbortError' ? EXIT_INTERRUPTED : EXIT_BUILD;
+}
