@@ -1,0 +1,30 @@
+// Write a directory tree from an object literal: strings are files, objects are directories.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type TreeSpec = { [name: string]: string | TreeSpec | { symlink: string } | { exec: string } };
+
+export function writeTree(root: string, spec: TreeSpec): void {
+  mkdirSync(root, { recursive: true });
+  for (const [name, value] of Object.entries(spec)) {
+    const path = join(root, name);
+    if (typeof value === 'string') writeFileSync(path, value);
+    else if ('symlink' in value && typeof value.symlink === 'string') symlinkSync(value.symlink, path);
+    else if ('exec' in value && typeof value.exec === 'string') {
+      writeFileSync(path, value.exec);
+      chmodSync(path, 0o755);
+    } else writeTree(path, value as TreeSpec);
+  }
+}
+
+/** A temporary directory removed by the returned function. */
+export function tempDir(prefix = 'dib-ts-test-'): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** An element spec with deps/provides lists. */
+export function el(deps: string[] = [], provides: string[] = [], extra: TreeSpec = {}): TreeSpec {
+  return { 'element-deps': deps.join('\n') + (deps.length ? '\n' : ''), 'element-provides': provides.join('\n') + (provides.length ? '\n' : ''), ...extra };
+}

@@ -1,0 +1,22 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects, run in this order by `npm test`: fast unit tests (no root), the comparison with
+// upstream DIB (needs python3-diskimage-builder), and root-only integration tests (real builds, boots).
+export default defineConfig({
+  test: {
+    projects: [
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 20_000 } },
+      { test: { name: 'compat', include: ['test/compat/**/*.test.ts'], testTimeout: 300_000, hookTimeout: 300_000 } },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 3_600_000,
+          hookTimeout: 3_600_000,
+          fileParallelism: false,
+          sequence: { concurrent: false },
+        },
+      },
+    ],
+  },
+});
