@@ -21,6 +21,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Seconds before the command is killed. */
   timeoutSeconds?: number;
+  /** Give the child the terminal (debug shells at break points). */
+  interactive?: boolean;
 }
 
 export interface RunResult {
@@ -79,6 +81,10 @@ export class Runner {
       tail.push(line);
       if (tail.length > TAIL_LINES) tail.shift();
     };
+    if (options.interactive) {
+      const r = await execa(file, args, { env: (options.env ?? this.defaultEnv) as Record<string, string>, extendEnv: false, cwd: options.cwd, stdio: 'inherit', reject: false });
+      return { status: r.exitCode ?? -1, stdout: '', stderr: '' };
+    }
     const child = execa(file, args, {
       env: (options.env ?? this.defaultEnv) as Record<string, string>,
       extendEnv: false,

@@ -1,0 +1,20 @@
+// Filesystem-tree outputs written while the image is mounted: tar and tgz (host /dev, /proc, /sys excluded).
+import { renameSync, rmSync } from 'node:fs';
+import type { CleanupStack } from '../core/cleanup-stack.js';
+import type { Runner } from '../core/exec.js';
+
+export async function writeTarOutputs(runner: Runner, root: string, stem: string, types: string[], stack: CleanupStack): Promise<string[]> {
+  const written: string[] = [];
+  for (const type of types.filter((t) => t === 'tar' || t === 'tgz')) {
+    const final = `${stem}.${type}`;
+    const temp = `${final}.partial-${process.pid}`;
+    stack.push(`remove ${temp}`, () => rmSync(temp, { force: true }));
+    // Unlike DIB, the bind-mounted host /dev is not archived: --one-file-system keeps to the image's filesystems.
+    const argv = ['tar', '-C', root, '--xattrs', '--xattrs-include=*', '--acls', '--numeric-owner', '--exclude=./proc/*', '--exclude=./sys/*', '--exclude=./dev/*'];
+    if (type === 'tgz') argv.push('-z');
+    await runner.run([...argv, '-cf', temp, '.']);
+    renameSync(temp, final);
+    written.push(final);
+  }
+  return written;
+}

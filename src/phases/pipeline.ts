@@ -1,0 +1,221 @@
+// The build as a flat list of steps: runBuild(ctx) reads top to bottom.
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync, lstatSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { BuildContext } from '../build/context.js';
+import { CleanupStack, errorMessage } from '../core/cleanup-stack.js';
+import { BuildError } from '../core/errors.js';
+import { makeTempDir, safeRemoveTree } from '../core/fs.js';
+import { mountsBelow } from '../core/mountinfo.js';
+import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
+import { renderFstab, rootFilesystem } from '../disk/layout.js';
+import { writeDiskOutputs } from '../output/convert.js';
+import { writeTarOutputs } from '../output/tar.js';
+import { PHASES, phaseByName } from './phase-table.js';
+import { runPhase, writeHookRunner } from './run-phase.js';
+import { mountKernelFilesystems, unmountTree } from '../target/mounts.js';
+import { killProcessesRootedIn } from '../target/processes.js';
+import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
+import { imageSizeBytes } from '../disk/sizing.js';
+
+export interface BuildResult {
+  outputs: string[];
+}
+
+export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
+  const { log, runner } = ctx;
+  await log.step('prepare the work directory', async () => prepareWorkDir(ctx));
+  const total = PHASES.length;
+  const phase = (name: string) => phaseByName(name)!;
+  const index = (name: string) => PHASES.findIndex((p) => p.name === name) + 1;
+  const run = (name: string, root = ctx.mountDir) => runPhase(ctx, phase(name), { root, index: index(name), total });
+
+  // 1. The tree: root.d fills it; kernel filesystems mounted for the chroot phases.
+  mkdirSync(ctx.mountDir, { mode: 0o755 });
+  ctx.env.TMP_MOUNT_PATH = ctx.mountDir;
+  await run('root');
+  assertRootPopulated(ctx.mountDir);
+  const treeMounts = new CleanupStack();
+  ctx.stack.push('unmount the build tree', async () => {
+    await killProcessesRootedIn(ctx.mountDir, log);
+    await throwOnFailures(treeMounts.unwind());
+    await unmountTree(runner, ctx.mountDir);
+  });
+  swapInResolvConf(ctx.mountDir);
+  await mountKernelFilesystems(runner, ctx.mountDir, treeMounts);
+  writeInstallTypeEnvironment(ctx);
+  await run('extra-data');
+  await run('pre-install');
+  await run('install');
+  await installExtraPackages(ctx);
+  await run('post-install');
+  await run('post-root');
+
+  // 2. Unmount everything below the tree (kernel filesystems and element mounts) and set it aside.
+  await killProcessesRootedIn(ctx.mountDir, log);
+  await throwOnFailures(treeMounts.unwind());
+  await unmountTree(runner, ctx.mountDir);
+  rmSync(join(ctx.mountDir, 'lost+found'), { recursive: true, force: true });
+  renameSync(ctx.mountDir, ctx.builtDir);
+  delete ctx.env.TMP_MOUNT_PATH;
+
+  // 3. The disk: size, block-device.d, partitions and filesystems, the tree copied in.
+  const sizeBytes = await log.step('calculate the image size', async () => imageSizeBytes(ctx));
+  ctx.env.DIB_IMAGE_SIZE = String(Math.round(sizeBytes / 1024));
+  await run('block-device', ctx.builtDir);
+  const diskStack = new CleanupStack();
+  ctx.stack.push('release the disk', () => throwOnFailures(diskStack.unwind()));
+  const disk = await log.step(`create the disk (${Math.round(sizeBytes / 1024 / 1024)} MiB)`, () =>
+    createDisk(runner, { layout: ctx.layout, sizeBytes, imageDir: ctx.imageDir, mountBase: ctx.mountDir, sectorSize: Number(ctx.env.DIB_BLOCK_SIZE || 512) }, diskStack),
+  );
+  exportDiskVariables(ctx, disk);
+  mkdirSync(join(ctx.builtDir, 'etc'), { recursive: true });
+  writeFileSync(join(ctx.builtDir, 'etc', 'fstab'), renderFstab(ctx.layout));
+  await log.step('copy the tree into the image', async () => {
+    await runner.run(['cp', '-a', '--sparse=always', `${ctx.builtDir}/.`, `${ctx.mountDir}/`]);
+    safeRemoveTree(ctx.builtDir);
+  });
+  ctx.env.TMP_MOUNT_PATH = ctx.mountDir;
+
+  // 4. Finalise on the real filesystems.
+  const finalMounts = new CleanupStack();
+  diskStack.push('unmount kernel filesystems from the image', async () => {
+    await killProcessesRootedIn(ctx.mountDir, log);
+    await throwOnFailures(finalMounts.unwind());
+  });
+  await mountKernelFilesystems(runner, ctx.mountDir, finalMounts);
+  await run('pre-finalise');
+  await run('finalise');
+  await run('cleanup');
+  restoreResolvConf(ctx.mountDir);
+  await scrubTree(ctx);
+  const outputs: string[] = [];
+  outputs.push(...(await writeTarOutputs(runner, ctx.mountDir, ctx.outputStem, ctx.config.imageTypes, ctx.stack)));
+
+  // 5. Release the disk (fstrim keeps the raw file sparse), then convert.
+  await killProcessesRootedIn(ctx.mountDir, log);
+  await throwOnFailures(finalMounts.unwind());
+  await log.step('unmount the image', () => finishDisk(runner, disk));
+  await throwOnFailures(diskStack.unwind());
+  await log.step('write the outputs', async () => {
+    outputs.push(
+      ...(await writeDiskOutputs(runner, disk.imagePath, {
+        stem: ctx.outputStem,
+        types: ctx.config.imageTypes,
+        compress: !ctx.config.uncompressed,
+        qemuImgOptions: String(ctx.config.qemuImgOptions ?? ''),
+        checksum: !!ctx.config.checksum,
+        overwrite: !!ctx.env.OVERWRITE_OLD_IMAGE && ctx.env.OVERWRITE_OLD_IMAGE !== '0',
+      }, ctx.stack)),
+    );
+  });
+  return { outputs };
+}
+
+async function prepareWorkDir(ctx: BuildContext): Promise<void> {
+  const parent = String(ctx.config.tmpDir || '/tmp');
+  ctx.workDir = makeTempDir(parent, 'dib_build.');
+  const workDir = ctx.workDir;
+  ctx.stack.push(`remove ${workDir}`, async () => {
+    await killProcessesRootedIn(workDir, ctx.log);
+    await unmountTree(ctx.runner, workDir);
+    safeRemoveTree(workDir);
+  }, `umount -R ${workDir}; rm -rf ${workDir}`);
+  mkdirSync(ctx.imageDir);
+  copyHooksTree(ctx);
+  writeHookRunner(ctx.hooksDir);
+  Object.assign(ctx.env, {
+    TMP_BUILD_DIR: workDir,
+    TMP_IMAGE_DIR: ctx.imageDir,
+    TMP_HOOKS_PATH: ctx.hooksDir,
+    OUT_IMAGE_PATH: dirname(ctx.outputStem),
+  });
+  mkdirSync(String(ctx.config.imageCache), { recursive: true });
+  mkdirSync(ctx.env.DIB_LOCKFILES, { recursive: true });
+  ctx.log.info(`Building in ${workDir}`);
+}
+
+/** Copy the merged element tree into $TMP_HOOKS_PATH (symlinks kept, modes preserved). */
+function copyHooksTree(ctx: BuildContext): void {
+  mkdirSync(ctx.hooksDir);
+  for (const [dir, entries] of ctx.plan.tree.dirs) {
+    const target = join(ctx.hooksDir, dir);
+    mkdirSync(target, { recursive: true });
+    for (const entry of entries.values()) cpSync(entry.path, join(target, entry.name), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
+  }
+  for (const entry of ctx.plan.tree.topFiles.values()) cpSync(entry.path, join(ctx.hooksDir, entry.name), { preserveTimestamps: true });
+}
+
+function assertRootPopulated(root: string): void {
+  const entries = readdirSync(root).filter((n) => n !== 'lost+found' && !n.endsWith('tmp'));
+  if (!entries.length) {
+    throw new BuildError('Failed to deploy the root element: root.d left the image tree empty', {
+      hint: 'the build needs an operating-system element whose root.d fills $TARGET_ROOT (e.g. debian-minimal)',
+    });
+  }
+}
+
+/** DIB step 13: DIB_DEFAULT_INSTALLTYPE reaches hooks through a generated environment.d file. */
+function writeInstallTypeEnvironment(ctx: BuildContext): void {
+  const dir = join(ctx.hooksDir, 'environment.d');
+  mkdirSync(dir, { recursive: true });
+  const value = String(ctx.config.installType || 'source').replace(/"/g, '');
+  writeFileSync(join(dir, '11-dib-install-type.bash'), `export DIB_DEFAULT_INSTALLTYPE=\${DIB_DEFAULT_INSTALLTYPE:-"${value}"}\n`);
+}
+
+/** `-p` packages: installed in the chroot after install.d, with install-packages (no pkg-map, like DIB). */
+async function installExtraPackages(ctx: BuildContext): Promise<void> {
+  const packages = ctx.config.packages;
+  if (!packages.length) return;
+  if (!existsSync(join(ctx.mountDir, 'usr/local/bin/install-packages'))) {
+    throw new BuildError('-p needs install-packages in the image, and no element installed it', { hint: 'include an OS element that provides install-packages (debian-minimal does, through dpkg)' });
+  }
+  const env = { ...ctx.env, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
+  await ctx.log.step(`install extra packages: ${packages.join(' ')}`, () =>
+    ctx.runner.run(['chroot', ctx.mountDir, '/usr/local/bin/install-packages', ...packages], { env, label: 'packages' }),
+  );
+}
+
+function exportDiskVariables(ctx: BuildContext, disk: AttachedDisk): void {
+  const root = rootFilesystem(ctx.layout);
+  const boot = ctx.layout.mounts.find((m) => m.mountPoint === '/boot');
+  Object.assign(ctx.env, {
+    IMAGE_BLOCK_DEVICE: disk.device,
+    IMAGE_BLOCK_DEVICES: [...disk.devices].map(([n, d]) => `[${n}]=${d}`).join(' '),
+    DIB_ROOT_LABEL: root.label,
+    DIB_ROOT_FSTYPE: root.type,
+    DIB_BOOT_LABEL: boot ? ctx.layout.filesystems.find((f) => f.name === boot.base)!.label : '',
+  });
+}
+
+/** DIB's finalise_base: empty /tmp, truncate logs under /var/log, drop *.log under /root. */
+async function scrubTree(ctx: BuildContext): Promise<void> {
+  const root = ctx.mountDir;
+  const tmp = join(root, 'tmp');
+  if (existsSync(tmp)) {
+    await unmountTree(ctx.runner, tmp);
+    for (const name of readdirSync(tmp)) safeRemoveTree(join(tmp, name));
+  }
+  walkFiles(join(root, 'var/log'), (p) => truncateSync(p, 0));
+  walkFiles(join(root, 'root'), (p) => p.endsWith('.log') && rmSync(p));
+}
+
+function walkFiles(dir: string, fn: (path: string) => unknown): void {
+  if (!existsSync(dir)) return;
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = lstatSync(p);
+    if (st.isDirectory()) {
+      if (!mountsBelow(p).length) walkFiles(p, fn);
+    } else if (st.isFile()) fn(p);
+  }
+}
+
+async function throwOnFailures(pending: Promise<Array<{ label: string; error: unknown; manual?: string }>>): Promise<void> {
+  const failures = await pending;
+  if (failures.length) {
+    throw new BuildError(`cleanup failed: ${failures.map((f) => `${f.label}: ${errorMessage(f.error)}`).join('; ')}`, {
+      hint: failures.map((f) => f.manual).filter(Boolean).join('\n') || undefined,
+    });
+  }
+}
+

@@ -1,0 +1,51 @@
+// Kill processes whose root directory is inside the image tree (left behind by hooks) before unmounting.
+import { readdirSync, readlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Logger } from '../core/log.js';
+
+export function processesRootedIn(root: string): number[] {
+  const base = resolve(root);
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const r = readlinkSync(`/proc/${entry}/root`);
+      if (r === base || r.startsWith(`${base}/`)) pids.push(Number(entry));
+    } catch {
+      /* gone, or not ours to read */
+    }
+  }
+  return pids;
+}
+
+/** SIGTERM, wait up to 3 s, then SIGKILL. Returns how many were found. */
+export async function killProcessesRootedIn(root: string, log: Logger): Promise<number> {
+  const pids = processesRootedIn(root);
+  if (!pids.length) return 0;
+  for (const pid of pids) {
+    log.warn(`killing process ${pid} left running in the image (${commandOf(pid)})`);
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+  }
+  for (let i = 0; i < 30 && processesRootedIn(root).length; i++) await new Promise((r) => setTimeout(r, 100));
+  for (const pid of processesRootedIn(root)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+  for (let i = 0; i < 30 && processesRootedIn(root).length; i++) await new Promise((r) => setTimeout(r, 100));
+  return pids.length;
+}
+
+function commandOf(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,42 @@
+// Swap the host's resolv.conf into the image for the build and restore the image's own afterwards.
+import { chmodSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const MARKER = '# resolv.conf used during the image build; replaced when the build ends\n';
+
+export function swapInResolvConf(root: string): void {
+  const etc = join(root, 'etc');
+  if (!existsSync(etc)) return;
+  const conf = join(etc, 'resolv.conf');
+  const orig = join(etc, 'resolv.conf.ORIG');
+  if (exists(conf)) renameSync(conf, orig);
+  const host = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : 'nameserver 8.8.8.8\n';
+  writeFileSync(conf, MARKER + host);
+  chmodSync(conf, 0o644);
+}
+
+/**
+ * Restore: if an element replaced the build copy (a symlink, or a file without our marker) keep it;
+ * otherwise remove the build copy and put `.ORIG` back. `.ORIG` is DIB's interface for the final content.
+ */
+export function restoreResolvConf(root: string): void {
+  const conf = join(root, 'etc', 'resolv.conf');
+  const orig = join(root, 'etc', 'resolv.conf.ORIG');
+  const isBuildCopy = exists(conf) && !lstatSync(conf).isSymbolicLink() && readFileSync(conf, 'utf8').startsWith(MARKER);
+  if (exists(conf) && !isBuildCopy) {
+    if (exists(orig)) rmSync(orig);
+    return;
+  }
+  if (exists(conf)) rmSync(conf);
+  if (exists(orig)) renameSync(orig, conf);
+}
+
+function exists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
