@@ -29,7 +29,9 @@ export async function runDiskImageCreate(argv: string[], log: Logger): Promise<n
 /** Parse flags over environment defaults; returns 'help'/'version' after printing them. */
 export async function parseDiskImageCreateArgs(argv: string[], env: NodeJS.ProcessEnv): Promise<BuildConfig | 'help' | 'version'> {
   const longNames = [...SETTINGS.filter((s) => s.flag).map((s) => s.flag!), 'help', 'version'];
-  const expanded = expandLongOptionPrefixes(argv, longNames);
+  const shortFlags = SETTINGS.filter((s) => s.short && (s.kind === 'boolean' || s.kind === 'count')).map((s) => s.short).join('') + 'h';
+  const shortWithValue = SETTINGS.filter((s) => s.short && s.kind !== 'boolean' && s.kind !== 'count').map((s) => s.short).join('');
+  const expanded = expandLongOptionPrefixes(argv, longNames, shortFlags, shortWithValue);
   let parser = yargs(expanded)
     .scriptName('disk-image-create')
     .usage('$0 [options] ELEMENT...\n\nBuild a disk image from ELEMENT... (base is added unless -n). Elements are searched on ELEMENTS_PATH, then the shipped elements.')

@@ -114,7 +114,7 @@ export class HumanSink implements LogSink {
         return paint('1', `‣ ${e.step}`);
       case 'step-end':
         this.depth--;
-        return e.ok ? undefined : paint('31', `✗ ${e.step} failed after ${e.seconds.toFixed(1)}s`);
+        return e.ok ? (e.seconds >= 1 ? paint('2', `  done in ${e.seconds.toFixed(1)}s`) : undefined) : paint('31', `✗ ${e.step} failed after ${e.seconds.toFixed(1)}s`);
       case 'phase-start':
         return paint('1', `‣ phase ${e.phase} (${e.index}/${e.total}, ${e.hooks} hook${e.hooks === 1 ? '' : 's'}, ${e.inChroot ? 'in chroot' : 'outside'})`);
       case 'phase-end':

@@ -67,10 +67,11 @@ describe('element-info', () => {
     expect(text).toMatch(/10-lib-final\s+lib/);
   });
 
-  it('--plan adds base unless -n and reports it missing', () => {
-    const r = info(['--plan', 'app', 'myos']);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toContain("Element 'base' not found");
+  it('--plan adds base (from the shipped elements) unless -n', () => {
+    const withBase = JSON.parse(info(['--plan', '--json', 'app', 'myos']).stdout);
+    expect(withBase.elements.find((e: { name: string }) => e.name === 'base').pulledBy).toBe('(command line)');
+    const without = JSON.parse(info(['--plan', '--json', '-n', 'app', 'myos']).stdout);
+    expect(without.elements.map((e: { name: string }) => e.name)).not.toContain('base');
   });
 
   const bad: Array<[string, string[], Record<string, string>, RegExp]> = [
@@ -112,8 +113,12 @@ describe('element-info', () => {
 
   it('the shipped elements resolve with the default OS', () => {
     expect(existsSync(join(import.meta.dirname, '..', '..', '..', 'elements', 'base'))).toBe(true);
-    const r = runCli('element-info', ['base', 'vm'], { ELEMENTS_PATH: '' });
+    const r = runCli('element-info', ['base', 'vm', 'block-device-mbr'], { ELEMENTS_PATH: '' });
+    expect(r.stderr).toContain("adding the default 'debian-minimal'");
     expect(r.status).toBe(0);
+    expect(r.stdout.split(' ')).toContain('debian-minimal');
+    const plan = runCli('element-info', ['--plan', '--json', 'vm'], { ELEMENTS_PATH: '' });
+    expect(JSON.parse(plan.stdout).elements.find((e: { name: string }) => e.name === 'block-device-mbr').pulledBy).toBe('(default block device for vm)');
   });
 });
 

@@ -1,0 +1,73 @@
+// disk-image-create's command line: DIB's flags, getopt prefixes, environment defaults, fixed upstream bugs.
+import { describe, expect, it } from 'vitest';
+import { writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseDiskImageCreateArgs } from '../../../src/cli/disk-image-create.js';
+import { readHostMirrors } from '../../../src/config/host-apt.js';
+import type { BuildConfig } from '../../../src/config/settings.js';
+import { UsageError } from '../../../src/core/errors.js';
+import { writeTree } from '../../helpers/tree.js';
+
+const parse = async (argv: string[], env: NodeJS.ProcessEnv = {}) => (await parseDiskImageCreateArgs(argv, env)) as BuildConfig;
+
+describe('disk-image-create options', () => {
+  it('mixes options and elements, bundles short flags, takes attached values', async () => {
+    const c = await parse(['debian-minimal', '-xu', 'vm', '-ofoo', '-t', 'qcow2,raw', '-a', 'x86_64']);
+    expect(c.elements).toEqual(['debian-minimal', 'vm']);
+    expect(c.debugTrace).toBe(1);
+    expect(c.uncompressed).toBe(true);
+    expect(c.imageName).toBe(resolve('foo'));
+    expect(c.imageTypes).toEqual(['qcow2', 'raw']);
+    expect(c.arch).toBe('amd64');
+  });
+  it('-x repeats and starts from DIB_DEBUG_TRACE', async () => expect((await parse(['-x', '-x', 'vm'], { DIB_DEBUG_TRACE: '1' })).debugTrace).toBe(3));
+  it('strips .<type> from -o when there is one type', async () => expect((await parse(['-o', 'out.qcow2', 'vm'])).imageName).toBe(resolve('out')));
+  it('accepts unambiguous long-option prefixes and rejects ambiguous ones', async () => {
+    expect((await parse(['--off', 'vm'])).offline).toBe(true);
+    expect((await parse(['--image-s', '5', 'vm'])).imageSize).toBe(5);
+    await expect(parse(['--image', '5', 'vm'])).rejects.toThrow(/ambiguous/);
+    await expect(parse(['--bogus', 'vm'])).rejects.toThrow(/unrecognized option '--bogus'/);
+  });
+  it('--image-extra-size and --mkfs-journal-size work (rejected by upstream)', async () => {
+    const c = await parse(['--image-extra-size', '500', '--mkfs-journal-size=32', 'vm']);
+    expect(c.imageExtraSize).toBe(500);
+    expect(c.mkfsJournalSize).toBe(32);
+  });
+  it('MKFS_OPTS from the environment works (ignored upstream)', async () => expect((await parse(['vm'], { MKFS_OPTS: '-m 1' })).mkfsOptions).toBe('-m 1'));
+  it('-p accumulates and splits on commas and spaces', async () => expect((await parse(['-p', 'a,b', '-p', 'c d', 'vm'])).packages).toEqual(['a', 'b', 'c', 'd']));
+  it('environment defaults: DIB_IMAGE_SIZE, ARCH, IMAGE_NAME', async () => {
+    const c = await parse(['vm'], { DIB_IMAGE_SIZE: '3', ARCH: 'i386', IMAGE_NAME: 'envname' });
+    expect(c.imageSize).toBe(3);
+    expect(c.arch).toBe('i386');
+    expect(c.imageName).toBe(resolve('envname'));
+  });
+  for (const [args, text] of [
+    [['-t', 'qcow3', 'vm'], 'unknown output type: qcow3'],
+    [['-a', 'sparc', 'vm'], "unknown architecture 'sparc'"],
+    [['--image-size', 'big', 'vm'], '--image-size must be a positive number'],
+  ] as const) {
+    it(`rejects ${args.join(' ')}`, async () => {
+      const e = await parse([...args]).catch((x) => x);
+      expect(e).toBeInstanceOf(UsageError);
+      expect(e.message).toContain(text);
+      expect(e.hint).toBeTruthy();
+    });
+  }
+});
+
+describe('host apt configuration', () => {
+  it('reads one-line and deb822 sources; security separately', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'apt-'));
+    writeTree(dir, {
+      'sources.list': '# comment\ndeb [arch=amd64] http://mirror.example/debian/ bookworm main\n',
+      'sources.list.d': {
+        'sec.sources': 'Types: deb\nURIs: http://sec.example/debian-security\nSuites: bookworm-security\nComponents: main\n',
+        'other.list': 'deb https://packages.example/apt cloud-sdk main\n',
+      },
+    });
+    expect(readHostMirrors(dir)).toEqual({ mirror: 'http://mirror.example/debian', securityMirror: 'http://sec.example/debian-security' });
+    writeFileSync(join(dir, 'sources.list'), '');
+    expect(readHostMirrors(dir).mirror).toBeUndefined();
+  });
+});
