@@ -44,23 +44,38 @@ cat > "$work/bin/dmsetup" <<'DMSETUP'
 case "$*" in *remove*) rm -f "/dev/mapper/${*: -1}" ;; esac
 exit 0
 DMSETUP
-chmod +x "$work/bin/kpartx" "$work/bin/dmsetup"
+# The benchmark runs as root; DIB calls sudo, which would reset PATH and miss the stand-ins above.
+cat > "$work/bin/sudo" <<'SUDO'
+#!/bin/bash
+# sudo stand-in for a root benchmark run: drop sudo's options and run the command with this PATH.
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -u|-g|-C|-D|-h|-p|-r|-t|-U) shift 2 ;;
+        --) shift; break ;;
+        -*) shift ;;
+        *) break ;;
+    esac
+done
+exec "$@"
+SUDO
+chmod +x "$work/bin/kpartx" "$work/bin/dmsetup" "$work/bin/sudo"
 
 mirror=$(node -e "import('$repo/dist/config/host-apt.js').then(m=>{const r=m.readHostMirrors();console.log(r.mirror+' '+r.securityMirror)})")
 main_mirror=${mirror% *}
 security_mirror=${mirror#* }
 
 run() { # name tool phase -> prints seconds
-    local tool=$1 phase=$2 out="$work/out/$1-$2" start end
+    local tool=$1 phase=$2 out="$work/out/$1-$2" start end status=0
     start=$(date +%s.%N)
     if [ "$tool" = ours ]; then
-        "$repo/bin/disk-image-create" --image-cache "$work/cache-ours" -o "$out" debian-minimal vm > "$work/$tool-$phase.log" 2>&1
+        "$repo/bin/disk-image-create" --image-cache "$work/cache-ours" -o "$out" debian-minimal vm > "$work/$tool-$phase.log" 2>&1 || status=$?
     else
         env PATH="$work/bin:$PATH" DIB_IMAGE_CACHE="$work/cache-dib" DIB_RELEASE=bookworm \
             DIB_DISTRIBUTION_MIRROR="$main_mirror" DIB_DEBIAN_SECURITY_MIRROR="$security_mirror" \
             DIB_DEBIAN_SECURITY_SUBPATH=-security DIB_DEBOOTSTRAP_CACHE=1 DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE=1 \
-            disk-image-create -o "$out" debian-minimal vm > "$work/$tool-$phase.log" 2>&1
+            disk-image-create -o "$out" debian-minimal vm > "$work/$tool-$phase.log" 2>&1 || status=$?
     fi
+    [ "$status" = 0 ] || return "$status"
     end=$(date +%s.%N)
     echo "$end - $start" | bc
 }

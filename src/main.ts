@@ -2,7 +2,7 @@
 import { DibError, EXIT_BUILD, EXIT_INTERRUPTED } from './core/errors.js';
 import { HumanSink, Logger, stderrLineWriter, useColor } from './core/log.js';
 
-export type CommandName = 'element-info' | 'disk-image-create';
+export type CommandName = 'element-info' | 'disk-image-create' | 'image-verify';
 
 export async function main(command: CommandName, argv: string[]): Promise<never> {
   const log = new Logger();
@@ -25,6 +25,8 @@ async function dispatch(command: CommandName, argv: string[], log: Logger): Prom
       return (await import('./cli/element-info.js')).runElementInfo(argv, log);
     case 'disk-image-create':
       return (await import('./cli/disk-image-create.js')).runDiskImageCreate(argv, log);
+    case 'image-verify':
+      return (await import('./cli/image-verify.js')).runImageVerify(argv, log);
   }
 }
 

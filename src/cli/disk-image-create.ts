@@ -100,10 +100,13 @@ export async function parseDiskImageCreateArgs(argv: string[], env: NodeJS.Proce
 async function build(config: BuildConfig, argv: string[], log: Logger): Promise<number> {
   const env = process.env;
   if (!config.elements.length) throw new UsageError('usage', 'At least one distribution root element must be specified', { hint: 'e.g. disk-image-create vm (base and the default OS are added), or debian-minimal vm' });
+  const quiet = env.DIB_QUIET ?? (config.logfile ? '1' : '0');
   if (config.logfile) {
+    const console = log.console;
     log.addSink(new HumanSink(fileLineWriter(String(config.logfile)), { timestamps: true }));
     process.stderr.write(`Output logs going to: ${config.logfile}\n`);
-  }
+    if (console) console.quiet = quiet === '1';
+  } else if (quiet === '1' && log.console) log.console.quiet = true;
   if (config.eventsFile) log.addSink(new NdjsonSink(String(config.eventsFile)));
   log.debugEnabled = config.debugTrace > 0;
 
@@ -155,7 +158,14 @@ async function build(config: BuildConfig, argv: string[], log: Logger): Promise<
   process.stderr.write(renderTimingTable(ctx.hookTimings));
   if (primary !== undefined) throw primary;
   log.info(`Build completed successfully in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-  return 0;
+  if (!config.verify) return 0;
+  const image = config.imageTypes.includes('qcow2') ? `${config.imageName}.qcow2` : config.imageTypes.includes('raw') ? `${config.imageName}.raw` : undefined;
+  if (!image) throw new UsageError('usage', '--verify needs a qcow2 or raw output', { hint: 'add qcow2 or raw to -t' });
+  const { verifyAndReport } = await import('./image-verify.js');
+  return verifyAndReport({
+    image, tmpDir: String(config.tmpDir || '/tmp'), seed: 'config-drive', user: 'debian', timeoutSeconds: 900, memoryMiB: 1024,
+    diskBytes: 4 * 1024 ** 3, offlineOnly: false, uefi: false, elementDirs: new Map(plan.elements.map((e) => [e.name, e.path])), only: [],
+  }, log);
 }
 
 /** Checks that need no side effects: root, host tools (with their Debian package), output path, mirror. */
@@ -166,6 +176,7 @@ function preflight(config: BuildConfig, elements: string[], fsTypes: string[], m
   for (const t of config.imageTypes) if (!['raw', 'tar', 'tgz'].includes(t)) tools.add('qemu-img');
   for (const fs of fsTypes) tools.add(fs === 'vfat' ? 'mkfs.vfat' : fs === 'swap' ? 'mkswap' : `mkfs.${fs}`);
   if (elements.includes('debootstrap')) tools.add('debootstrap');
+  if (config.verify) for (const t of ['qemu-system-x86_64', 'xorriso', 'ssh', 'ssh-keygen', 'blkid']) tools.add(t);
   for (const tool of tools) {
     if (!whichTool(tool)) {
       const pkg = packageForTool(tool);

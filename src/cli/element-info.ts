@@ -26,7 +26,7 @@ export async function runElementInfo(argv: string[], log: Logger): Promise<numbe
   if (!elements.length) throw new UsageError('usage', 'at least one element is required', { hint: 'e.g. element-info debian-minimal vm' });
 
   const env = process.env;
-  const defaultOsElement = env.DIB_DEFAULT_OS_ELEMENT ?? 'debian-minimal';
+  const defaultOsElement = env.DIB_DEFAULT_OS_ELEMENT ?? 'debian';
   if (args.plan) {
     const arch = normaliseArch(args.arch ?? env.ARCH ?? hostArch());
     const requested = buildElementList(elements, { skipBase: args.skipBase });

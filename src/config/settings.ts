@@ -96,6 +96,8 @@ export const SETTINGS: readonly Setting[] = [
     default: () => '', help: 'append a timestamped log to FILE (implies quiet console unless DIB_QUIET is set)' },
   { key: 'eventsFile', flag: 'events', kind: 'string', meta: 'FILE', default: () => '',
     help: 'write an NDJSON event stream to FILE (- for stderr)' },
+  { key: 'verify', flag: 'verify', kind: 'boolean', default: () => false,
+    help: 'after the build, run image-verify on the image (boot it with a config drive and check it)' },
   { key: 'fsType', env: 'FS_TYPE', kind: 'string', exported: true, default: () => 'ext4',
     parse: (v) => {
       const t = String(v);
@@ -103,7 +105,7 @@ export const SETTINGS: readonly Setting[] = [
       return t;
     }, help: 'root filesystem type' },
   { key: 'blockDeviceConfig', env: 'DIB_BLOCK_DEVICE_CONFIG', kind: 'string', default: () => '', help: 'block-device YAML, or file://PATH' },
-  { key: 'defaultOsElement', env: 'DIB_DEFAULT_OS_ELEMENT', kind: 'string', default: () => 'debian-minimal',
+  { key: 'defaultOsElement', env: 'DIB_DEFAULT_OS_ELEMENT', kind: 'string', default: () => 'debian',
     help: 'element added when nothing provides operating-system (empty: error, like DIB)' },
   { key: 'tmpDir', env: 'TMP_DIR', kind: 'string', default: () => '/tmp', help: 'parent of the build work directory' },
 ];

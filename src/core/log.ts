@@ -46,6 +46,11 @@ export class Logger {
     this.sinks.push(sink);
   }
 
+  /** The console sink (the first human sink), to make it quiet. */
+  get console(): HumanSink | undefined {
+    return this.sinks.find((s): s is HumanSink => s instanceof HumanSink);
+  }
+
   emit(event: LogEvent): void {
     if (event.type === 'debug' && !this.debugEnabled) return;
     const time = new Date().toISOString();
@@ -87,6 +92,8 @@ export class Logger {
 /** Human lines on stderr (or a log file), nested by step, optionally timestamped. */
 export class HumanSink implements LogSink {
   private depth = 0;
+  /** Quiet: only warnings reach this sink (DIB_QUIET, or --logfile without DIB_QUIET). */
+  quiet = false;
   constructor(
     private readonly out: (line: string) => void,
     private readonly options: { timestamps?: boolean; color?: boolean } = {},
@@ -94,7 +101,7 @@ export class HumanSink implements LogSink {
 
   write(event: LogEvent & { time: string }): void {
     const line = this.render(event);
-    if (line === undefined) return;
+    if (line === undefined || (this.quiet && event.type !== 'warning')) return;
     const stamp = this.options.timestamps ? `${event.time.replace('T', ' ').replace('Z', '')} | ` : '';
     for (const l of line.split('\n')) this.out(`${stamp}${'  '.repeat(Math.max(0, this.depth))}${l}`);
     if (event.type === 'step-start') this.depth++;

@@ -15,6 +15,14 @@ export async function attachLoop(runner: Runner, file: string, stack: CleanupSta
   return device;
 }
 
+/** Attach a file read-only (image inspection). */
+export async function attachLoopReadOnly(runner: Runner, file: string, stack: CleanupStack): Promise<string> {
+  const device = await runner.output(['losetup', '--find', '--show', '--read-only', '--partscan', file]);
+  if (!/^\/dev\/loop\d+$/.test(device)) throw new BuildError(`losetup printed an unexpected device name: '${device}'`);
+  stack.push(`detach ${device}`, () => detachLoop(runner, device, file), `losetup -d ${device}`);
+  return device;
+}
+
 /** Detach, retrying while the device is busy; only if it is still backed by `file` (never someone else's). */
 export async function detachLoop(runner: Runner, device: string, file: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {

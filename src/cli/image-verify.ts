@@ -1,0 +1,73 @@
+// `image-verify IMAGE`: check an image offline, boot it with a config drive or NoCloud seed, check it over ssh.
+import { existsSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import yargs from 'yargs';
+import { UsageError, throwIfProblems } from '../core/errors.js';
+import { Runner, baseEnvironment } from '../core/exec.js';
+import type { Logger } from '../core/log.js';
+import { installSignalHandlers } from '../core/signals.js';
+import { packageForTool, whichTool } from '../core/tools.js';
+import { loadElementIndex } from '../elements/search-path.js';
+import { renderJunit } from '../verify/junit.js';
+import { type VerifyOptions, verifyImage } from '../verify/verify.js';
+
+export async function runImageVerify(argv: string[], log: Logger): Promise<number> {
+  const args = await yargs(argv)
+    .scriptName('image-verify')
+    .usage('$0 [options] IMAGE [CHECK...]\n\nInspect IMAGE read-only, then boot it under qemu the way Nova would (config drive, ssh key, user-data, a bigger disk) and run the OpenStack image checks plus the checks its elements declare. CHECK names limit the run.')
+    .option('seed', { type: 'string', choices: ['config-drive', 'nocloud'], default: 'config-drive', describe: 'how metadata reaches the guest' })
+    .option('user', { type: 'string', default: 'debian', describe: 'login user that receives the metadata ssh key' })
+    .option('timeout', { type: 'number', default: 900, describe: 'seconds to wait for ssh' })
+    .option('memory', { type: 'number', default: 1024, describe: 'guest memory in MiB' })
+    .option('disk-size', { type: 'number', default: 4, describe: 'guest disk in GiB (the image is grown to this; tests growroot)' })
+    .option('offline', { type: 'boolean', default: false, describe: 'only the read-only checks; do not boot' })
+    .option('uefi', { type: 'boolean', default: false, describe: 'boot with OVMF' })
+    .option('junit', { type: 'string', describe: 'write JUnit XML here' })
+    .strictOptions()
+    .version(false)
+    .help()
+    .fail((msg, err) => {
+      throw err ?? new UsageError('usage', msg, { hint: 'see image-verify --help' });
+    })
+    .parseAsync();
+  const [image, ...only] = args._.map(String);
+  const problems: UsageError[] = [];
+  if (!image) problems.push(new UsageError('usage', 'an image is required', { hint: 'image-verify out.qcow2' }));
+  else if (!existsSync(image)) problems.push(new UsageError('usage', `image ${image} does not exist`, { hint: 'give the path of a qcow2 or raw image' }));
+  if (process.getuid?.() !== 0) problems.push(new UsageError('not-root', 'image-verify must run as root (it attaches the image read-only to inspect it)', { hint: 'run it with sudo' }));
+  const tools = ['qemu-img', 'losetup', 'partx', 'mount', 'blkid', 'sfdisk'];
+  if (!args.offline) tools.push('qemu-system-x86_64', 'xorriso', 'ssh', 'ssh-keygen');
+  for (const t of tools) if (!whichTool(t)) problems.push(new UsageError('missing-tool', `${t} is not installed`, { hint: `apt-get install ${packageForTool(t) ?? t}` }));
+  if (args.uefi && !existsSync('/usr/share/ovmf/OVMF.fd')) problems.push(new UsageError('missing-tool', 'OVMF firmware is not installed', { hint: 'apt-get install ovmf' }));
+  throwIfProblems(problems);
+
+  const index = loadElementIndex(process.env.ELEMENTS_PATH);
+  const options: VerifyOptions = {
+    image: resolve(image), tmpDir: process.env.TMP_DIR || '/tmp', seed: args.seed as VerifyOptions['seed'], user: args.user,
+    timeoutSeconds: args.timeout, memoryMiB: args.memory, diskBytes: Math.round(args['disk-size'] * 1024 ** 3), offlineOnly: args.offline,
+    uefi: args.uefi, elementDirs: new Map([...index.elements].map(([n, e]) => [n, e.path])), only,
+  };
+  return verifyAndReport(options, log, args.junit);
+}
+
+/** Shared by image-verify and disk-image-create --verify. Exit 0 when every check passed, else 1. */
+export async function verifyAndReport(options: VerifyOptions, log: Logger, junit?: string): Promise<number> {
+  const guard = installSignalHandlers(log);
+  const runner = new Runner(log, guard.signal, baseEnvironment());
+  try {
+    const report = await verifyImage(options, log, runner);
+    const w = (s: string) => process.stdout.write(`${s}\n`);
+    w(`image-verify ${options.image}${report.bootSeconds !== undefined ? ` (ssh answered after ${report.bootSeconds.toFixed(0)}s)` : ''}`);
+    for (const r of report.results) {
+      w(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.group.padEnd(7)} ${r.name}`);
+      if (!r.ok) for (const line of r.detail.split('\n').slice(0, 8)) w(`          ${line}`);
+    }
+    const failed = report.results.filter((r) => !r.ok).length;
+    w(`${report.results.length - failed} passed, ${failed} failed`);
+    if (junit) writeFileSync(junit, renderJunit(options.image, report.results));
+    if (guard.received) return 130;
+    return failed ? 1 : 0;
+  } finally {
+    guard.dispose();
+  }
+}

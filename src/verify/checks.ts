@@ -1,0 +1,122 @@
+// The checks image-verify runs: offline hygiene on the read-only root, online OpenStack-guide checks over ssh.
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { listDir } from './offline.js';
+
+export interface CheckResult {
+  name: string;
+  group: 'offline' | 'online' | 'element';
+  ok: boolean;
+  detail: string;
+  seconds: number;
+}
+
+export type OfflineCheck = { name: string; run: (root: string) => string | null };
+
+const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+
+/** Each returns null when fine, or what is wrong. */
+export const OFFLINE_CHECKS: OfflineCheck[] = [
+  { name: 'no-ssh-host-keys', run: (r) => {
+    const keys = listDir(join(r, 'etc/ssh')).filter((n) => n.startsWith('ssh_host_'));
+    return keys.length ? `host keys baked into the image: ${keys.join(', ')}` : null;
+  } },
+  { name: 'machine-id-uninitialized', run: (r) => {
+    const id = read(join(r, 'etc/machine-id')).trim();
+    return id === 'uninitialized' || id === '' ? null : `/etc/machine-id is '${id}' (every instance would share it)`;
+  } },
+  { name: 'no-build-resolv-conf', run: (r) => {
+    const p = join(r, 'etc/resolv.conf');
+    if (!existsSync(p) && !isLink(p)) return null;
+    if (isLink(p)) return null;
+    const text = read(p);
+    if (text.includes('used during the image build')) return '/etc/resolv.conf is the build-time copy';
+    const host = read('/etc/resolv.conf').trim();
+    return host && text.trim() === host ? '/etc/resolv.conf is a copy of the build host\'s' : null;
+  } },
+  { name: 'no-build-proxy', run: (r) => (existsSync(join(r, 'etc/apt/apt.conf.d/60img-build-proxy')) ? 'the build proxy (60img-build-proxy) is still configured' : null) },
+  { name: 'no-apt-lists', run: (r) => {
+    const lists = listDir(join(r, 'var/lib/apt/lists')).filter((n) => n !== 'lock' && n !== 'partial' && n !== 'auxfiles');
+    return lists.length ? `${lists.length} package lists left in /var/lib/apt/lists` : null;
+  } },
+  { name: 'no-package-cache', run: (r) => {
+    const debs = listDir(join(r, 'var/cache/apt/archives')).filter((n) => n.endsWith('.deb'));
+    return debs.length ? `${debs.length} .deb files left in /var/cache/apt/archives` : null;
+  } },
+  { name: 'no-policy-rc-d', run: (r) => (existsSync(join(r, 'usr/sbin/policy-rc.d')) ? '/usr/sbin/policy-rc.d still blocks services' : null) },
+  { name: 'real-start-stop-daemon', run: (r) => {
+    const p = ['usr/sbin/start-stop-daemon', 'sbin/start-stop-daemon'].map((x) => join(r, x)).find((x) => existsSync(x));
+    if (!p) return null;
+    return readFileSync(p).subarray(0, 4).toString('latin1') === '\x7fELF' ? null : 'start-stop-daemon is still the build stub';
+  } },
+  { name: 'no-dpkg-unsafe-io', run: (r) => (existsSync(join(r, 'etc/dpkg/dpkg.cfg.d/02apt-speedup')) ? 'dpkg force-unsafe-io is still configured' : null) },
+  { name: 'no-cloud-init-instance-state', run: (r) => {
+    const left = ['var/lib/cloud/instance', 'var/lib/cloud/instances'].filter((x) => existsSync(join(r, x)) || isLink(join(r, x)));
+    return left.length ? `cloud-init ran during the build: ${left.join(', ')}` : null;
+  } },
+  { name: 'tmp-empty', run: (r) => {
+    const left = listDir(join(r, 'tmp'));
+    return left.length ? `/tmp holds ${left.join(', ')}` : null;
+  } },
+  { name: 'fstab-and-grub-agree-on-root', run: (r) => {
+    const fstab = read(join(r, 'etc/fstab'));
+    const m = /^LABEL=(\S+)\s+\/\s/m.exec(fstab);
+    if (!m) return 'fstab does not mount / by LABEL=';
+    const grub = read(join(r, 'boot/grub/grub.cfg'));
+    if (!grub) return 'no /boot/grub/grub.cfg';
+    return grub.includes(`root=LABEL=${m[1]}`) ? null : `grub.cfg does not boot root=LABEL=${m[1]} (fstab's root)`;
+  } },
+  { name: 'kernel-and-initrd', run: (r) => {
+    const boot = listDir(join(r, 'boot'));
+    return boot.some((n) => n.startsWith('vmlinuz')) && boot.some((n) => n.startsWith('initrd.img')) ? null : 'no kernel and initrd in /boot';
+  } },
+];
+
+function isLink(p: string): boolean {
+  try {
+    return lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
+export interface OnlineCheck {
+  name: string;
+  /** Bash run in the guest as the login user; exit 0 = pass; output is the detail. */
+  script: string;
+}
+
+export function onlineChecks(expect: { hostname: string; diskBytes: number }): OnlineCheck[] {
+  return [
+    { name: 'ssh-key-login', script: 'echo "logged in as $(id -un) with the key from the metadata"' },
+    { name: 'cloud-init-done', script: 'sudo cloud-init status --wait >/dev/null 2>&1; s=$(sudo cloud-init status --long); echo "$s"; echo "$s" | grep -q "status: done"' },
+    { name: 'user-data-ran', script: 'test -f /var/lib/image-verify/user-data-ok && echo "user-data script ran: $(cat /var/lib/image-verify/user-data-ok)"' },
+    { name: 'hostname-from-metadata', script: `h=$(hostname); echo "hostname: $h"; test "$h" = "${expect.hostname}"` },
+    { name: 'root-grown', script: `size=$(df -B1 --output=size / | tail -1); echo "root filesystem: $size bytes of a ${expect.diskBytes}-byte disk"; test "$size" -gt ${Math.floor(expect.diskBytes * 0.85)}` },
+    { name: 'console-on-ttyS0', script: 'c=$(cat /proc/cmdline); echo "$c"; echo "$c" | grep -q "console=ttyS0"' },
+    { name: 'sshd-running', script: 'systemctl is-active ssh' },
+    { name: 'no-mac-pinned-network-config', script: 'f=$(sudo grep -rilE "hwaddress|macaddress|HWADDR|ATTR\\{address\\}" /etc/network /etc/netplan /etc/systemd/network /etc/udev/rules.d 2>/dev/null | grep -v 50-cloud-init || true); if [ -n "$f" ]; then echo "MAC-pinned: $f"; exit 1; fi; ls /etc/udev/rules.d/*persistent-net* 2>/dev/null && exit 1; echo "no MAC-pinned network configuration"' },
+    { name: 'no-firewall-rules', script: 'if command -v nft >/dev/null; then r=$(sudo nft list ruleset | grep -cE "\\b(drop|reject)\\b" || true); echo "nft drop/reject rules: $r"; test "$r" = 0; else echo "no nftables"; fi; if command -v iptables-save >/dev/null; then n=$(sudo iptables-save | grep -cE "^-A" || true); echo "iptables rules: $n"; test "$n" = 0; fi' },
+    { name: 'dns-from-dhcp', script: 'grep -E "^nameserver " /etc/resolv.conf' },
+    { name: 'host-keys-and-machine-id-per-instance', script: 'ls /etc/ssh/ssh_host_*_key.pub >/dev/null && id=$(cat /etc/machine-id) && echo "machine-id $id" && echo "$id" | grep -qE "^[0-9a-f]{32}$" && for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$k"; done' },
+  ];
+}
+
+/** Shell checks elements declare: <element>/image-verify.d/<name>, run in the guest with sudo. */
+export function elementChecks(elementDirs: Map<string, string>): Array<{ name: string; script: string }> {
+  const out: Array<{ name: string; script: string }> = [];
+  for (const [element, dir] of [...elementDirs].sort()) {
+    const d = join(dir, 'image-verify.d');
+    if (!existsSync(d) || !statSync(d).isDirectory()) continue;
+    for (const f of readdirSync(d).sort()) {
+      const p = join(d, f);
+      if (!statSync(p).isFile()) continue;
+      out.push({ name: `${element}/${f}`, script: readFileSync(p, 'utf8') });
+    }
+  }
+  return out;
+}
+
+export function describeLink(p: string): string {
+  return isLink(p) ? readlinkSync(p) : '';
+}

@@ -1,0 +1,100 @@
+// A throwaway guest: copy-on-write overlay, config drive or NoCloud seed, qemu with the serial console in a file.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import type { CleanupStack } from '../core/cleanup-stack.js';
+import type { Runner } from '../core/exec.js';
+
+export interface GuestOptions {
+  image: string;
+  dir: string;
+  /** Overlay virtual size in bytes (bigger than the image, to exercise growroot). */
+  diskBytes: number;
+  seed: 'config-drive' | 'nocloud';
+  publicKey: string;
+  hostname: string;
+  instanceId: string;
+  userData: string;
+  memoryMiB: number;
+  uefi: boolean;
+}
+
+export interface Guest {
+  sshPort: number;
+  consoleLog: string;
+  readConsole(): string;
+  alive(): boolean;
+}
+
+export async function startGuest(runner: Runner, options: GuestOptions, stack: CleanupStack): Promise<Guest> {
+  const info = JSON.parse(await runner.output(['qemu-img', 'info', '--output=json', options.image])) as { format: string; 'virtual-size': number };
+  const overlay = join(options.dir, 'overlay.qcow2');
+  const size = Math.max(options.diskBytes, info['virtual-size']);
+  await runner.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', info.format, '-b', options.image, overlay, String(size)]);
+  const seed = join(options.dir, 'seed.iso');
+  await writeSeed(runner, options, seed);
+  const consoleLog = join(options.dir, 'console.log');
+  const sshPort = await freePort();
+  const args = [
+    ...(existsSync('/dev/kvm') ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg']),
+    '-m', String(options.memoryMiB), '-smp', '2', '-display', 'none', '-no-reboot', '-nodefaults',
+    '-smbios', 'type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova',
+    '-serial', `file:${consoleLog}`,
+    '-drive', `file=${overlay},if=virtio,format=qcow2`,
+    '-drive', `file=${seed},if=virtio,format=raw,readonly=on`,
+    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
+  ];
+  if (options.uefi) args.push('-bios', '/usr/share/ovmf/OVMF.fd');
+  const qemu: ChildProcess = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  qemu.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  stack.push('stop the guest', async () => {
+    if (qemu.exitCode === null && qemu.signalCode === null) {
+      qemu.kill('SIGKILL');
+      await new Promise((r) => qemu.once('exit', r));
+    }
+  }, `pkill -f ${overlay}`);
+  await new Promise((r) => setTimeout(r, 500));
+  if (qemu.exitCode !== null) throw new Error(`qemu exited at once: ${stderr.trim()}`);
+  return {
+    sshPort,
+    consoleLog,
+    readConsole: () => (existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : ''),
+    alive: () => qemu.exitCode === null && qemu.signalCode === null,
+  };
+}
+
+/** An OpenStack config drive (label config-2) or a NoCloud seed (label cidata), written with xorriso. */
+async function writeSeed(runner: Runner, o: GuestOptions, iso: string): Promise<void> {
+  const root = join(o.dir, 'seed');
+  let label: string;
+  if (o.seed === 'config-drive') {
+    label = 'config-2';
+    const latest = join(root, 'openstack', 'latest');
+    mkdirSync(latest, { recursive: true });
+    writeFileSync(join(latest, 'meta_data.json'), JSON.stringify({
+      uuid: o.instanceId, name: o.hostname, hostname: o.hostname, availability_zone: 'nova', launch_index: 0,
+      public_keys: { 'image-verify': o.publicKey }, keys: [{ name: 'image-verify', type: 'ssh', data: o.publicKey }],
+    }));
+    writeFileSync(join(latest, 'user_data'), o.userData);
+  } else {
+    label = 'cidata';
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(root, 'meta-data'), `instance-id: ${o.instanceId}\nlocal-hostname: ${o.hostname}\npublic-keys:\n  - ${o.publicKey}\n`);
+    writeFileSync(join(root, 'user-data'), o.userData);
+  }
+  await runner.run(['xorriso', '-as', 'mkisofs', '-quiet', '-V', label, '-J', '-R', '-o', iso, root]);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,115 @@
+// image-verify: offline hygiene checks, then boot the image as Nova would feed it and check it over ssh.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { CleanupStack } from '../core/cleanup-stack.js';
+import type { Runner } from '../core/exec.js';
+import { makeTempDir, safeRemoveTree } from '../core/fs.js';
+import type { Logger } from '../core/log.js';
+import { unmountTree } from '../target/mounts.js';
+import { type CheckResult, OFFLINE_CHECKS, elementChecks, onlineChecks } from './checks.js';
+import { startGuest } from './guest.js';
+import { mountImageReadOnly } from './offline.js';
+import { type SshTarget, sshRun } from './ssh.js';
+
+export interface VerifyOptions {
+  image: string;
+  tmpDir: string;
+  seed: 'config-drive' | 'nocloud';
+  user: string;
+  timeoutSeconds: number;
+  memoryMiB: number;
+  diskBytes: number;
+  offlineOnly: boolean;
+  uefi: boolean;
+  /** Element name → directory, for element-declared checks. */
+  elementDirs: Map<string, string>;
+  only: string[];
+}
+
+export interface VerifyReport {
+  results: CheckResult[];
+  bootSeconds?: number;
+  consoleLog?: string;
+}
+
+const USER_DATA = '#!/bin/sh\nmkdir -p /var/lib/image-verify\necho "ran at $(date -u +%FT%TZ)" > /var/lib/image-verify/user-data-ok\n';
+
+export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner): Promise<VerifyReport> {
+  const results: CheckResult[] = [];
+  const wanted = (name: string) => !o.only.length || o.only.some((w) => name === w || name.startsWith(`${w}/`));
+  const stack = new CleanupStack();
+  const dir = makeTempDir(o.tmpDir, 'image-verify.');
+  stack.push(`remove ${dir}`, async () => {
+    await unmountTree(runner, dir);
+    safeRemoveTree(dir);
+  }, `umount -R ${dir}; rm -rf ${dir}`);
+  const report: VerifyReport = { results };
+  try {
+    let elements: string[] = [];
+    await log.step('inspect the image (read-only)', async () => {
+      const inspect = new CleanupStack();
+      try {
+        const root = await mountImageReadOnly(runner, o.image, dir, inspect);
+        for (const check of OFFLINE_CHECKS.filter((c) => wanted(c.name))) {
+          const t = Date.now();
+          const problem = check.run(root);
+          results.push({ name: check.name, group: 'offline', ok: problem === null, detail: problem ?? 'ok', seconds: (Date.now() - t) / 1000 });
+        }
+        const manifest = join(root, 'etc/dib-manifests/dib-element-manifest');
+        if (existsSync(manifest)) elements = readFileSync(manifest, 'utf8').split(/\s+/).filter(Boolean);
+      } finally {
+        const failures = await inspect.unwind();
+        if (failures.length) throw new Error(`could not release the inspected image: ${failures.map((f) => f.label).join(', ')}`);
+      }
+      rmSync(join(dir, 'inspect.raw'), { force: true });
+    });
+    if (o.offlineOnly) return report;
+
+    await runner.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'image-verify', '-f', join(dir, 'key')]);
+    const hostname = `verify-${randomUUID().slice(0, 8)}`;
+    const guest = await log.step(`boot the image (${o.seed}, ${Math.round(o.diskBytes / 1024 ** 3)} GiB disk)`, () =>
+      startGuest(runner, {
+        image: o.image, dir, diskBytes: o.diskBytes, seed: o.seed, publicKey: readFileSync(join(dir, 'key.pub'), 'utf8').trim(),
+        hostname, instanceId: randomUUID(), userData: USER_DATA, memoryMiB: o.memoryMiB, uefi: o.uefi,
+      }, stack),
+    );
+    report.consoleLog = guest.consoleLog;
+    const target: SshTarget = { port: guest.sshPort, user: o.user, key: join(dir, 'key') };
+    const start = Date.now();
+    let up = false;
+    await log.step('wait for ssh', async () => {
+      let lastNote = 0;
+      while ((Date.now() - start) / 1000 < o.timeoutSeconds && guest.alive()) {
+        const r = await sshRun(runner, target, 'true', 20);
+        if (r.status === 0) {
+          up = true;
+          return;
+        }
+        if (Date.now() - lastNote > 30_000) {
+          lastNote = Date.now();
+          const tail = guest.readConsole().trim().split('\n').pop() ?? '';
+          log.info(`  still waiting after ${Math.round((Date.now() - start) / 1000)}s; console: ${tail.slice(0, 100)}`);
+        }
+        await new Promise((r2) => setTimeout(r2, 3000));
+      }
+    });
+    report.bootSeconds = (Date.now() - start) / 1000;
+    const checks = [...onlineChecks({ hostname, diskBytes: o.diskBytes }).map((c) => ({ ...c, group: 'online' as const })),
+      ...elementChecks(new Map([...o.elementDirs].filter(([e]) => elements.includes(e)))).map((c) => ({ ...c, script: `sudo bash -s <<'IMAGE_VERIFY_EOF'\n${c.script}\nIMAGE_VERIFY_EOF\n`, group: 'element' as const }))];
+    for (const c of checks.filter((x) => wanted(x.name))) {
+      if (!up) {
+        const tail = guest.readConsole().trim().split('\n').slice(-5).join('\n');
+        results.push({ name: c.name, group: c.group, ok: false, detail: `the guest did not answer ssh as ${o.user} within ${o.timeoutSeconds}s${guest.alive() ? '' : ' (qemu exited)'}; console tail:\n${tail}`, seconds: 0 });
+        continue;
+      }
+      const t = Date.now();
+      const r = await sshRun(runner, target, c.script);
+      results.push({ name: c.name, group: c.group, ok: r.status === 0, detail: r.output || `exit ${r.status}`, seconds: (Date.now() - t) / 1000 });
+    }
+    return report;
+  } finally {
+    const failures = await stack.unwind();
+    for (const f of failures) log.warn(`cleanup: ${f.label}: ${(f.error as Error).message}${f.manual ? ` (by hand: ${f.manual})` : ''}`);
+  }
+}
