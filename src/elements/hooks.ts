@@ -15,6 +15,8 @@ export interface MergedEntry {
   /** Source path inside the element. */
   path: string;
   isDirectory: boolean;
+  /** Directories of the same name from later elements, merged into this one (DIB: cp -a merges). */
+  mergedFrom: string[];
 }
 
 /** Sub-directory name → entries merged from all elements, and the top-level files. */
@@ -67,10 +69,11 @@ export function mergeHooksTree(elements: ElementRef[]): HooksTree {
             }));
             continue;
           }
-          if (!existing) merged.set(name, { name, element: element.name, path, isDirectory });
+          if (existing) existing.mergedFrom.push(path);
+          else merged.set(name, { name, element: element.name, path, isDirectory, mergedFrom: [] });
         }
       } else if (st.isFile() && !child.endsWith('.pyc')) {
-        topFiles.set(child, { name: child, element: element.name, path: full, isDirectory: false });
+        topFiles.set(child, { name: child, element: element.name, path: full, isDirectory: false, mergedFrom: [] });
       }
     }
   }

@@ -140,7 +140,9 @@ function copyHooksTree(ctx: BuildContext): void {
   for (const [dir, entries] of ctx.plan.tree.dirs) {
     const target = join(ctx.hooksDir, dir);
     mkdirSync(target, { recursive: true });
-    for (const entry of entries.values()) cpSync(entry.path, join(target, entry.name), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
+    for (const entry of entries.values()) {
+      for (const source of [entry.path, ...entry.mergedFrom]) cpSync(source, join(target, entry.name), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
+    }
   }
   for (const entry of ctx.plan.tree.topFiles.values()) cpSync(entry.path, join(ctx.hooksDir, entry.name), { preserveTimestamps: true });
 }

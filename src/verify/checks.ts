@@ -66,11 +66,28 @@ export const OFFLINE_CHECKS: OfflineCheck[] = [
     if (!grub) return 'no /boot/grub/grub.cfg';
     return grub.includes(`root=LABEL=${m[1]}`) ? null : `grub.cfg does not boot root=LABEL=${m[1]} (fstab's root)`;
   } },
+  { name: 'no-mac-addresses-in-image', run: (r) => {
+    const mac = /([0-9a-f]{2}:){5}[0-9a-f]{2}/i;
+    const found: string[] = [];
+    for (const d of ['etc/network', 'etc/netplan', 'etc/systemd/network', 'etc/udev/rules.d']) walk(join(r, d), (p) => {
+      if (mac.test(read(p))) found.push(p.slice(r.length));
+    });
+    return found.length ? `network configuration in the image names MAC addresses: ${found.join(', ')}` : null;
+  } },
   { name: 'kernel-and-initrd', run: (r) => {
     const boot = listDir(join(r, 'boot'));
     return boot.some((n) => n.startsWith('vmlinuz')) && boot.some((n) => n.startsWith('initrd.img')) ? null : 'no kernel and initrd in /boot';
   } },
 ];
+
+function walk(dir: string, fn: (path: string) => void): void {
+  for (const name of listDir(dir)) {
+    const p = join(dir, name);
+    const st = lstatSync(p);
+    if (st.isDirectory()) walk(p, fn);
+    else if (st.isFile()) fn(p);
+  }
+}
 
 function isLink(p: string): boolean {
   try {
@@ -94,8 +111,10 @@ export function onlineChecks(expect: { hostname: string; diskBytes: number }): O
     { name: 'hostname-from-metadata', script: `h=$(hostname); echo "hostname: $h"; test "$h" = "${expect.hostname}"` },
     { name: 'root-grown', script: `size=$(df -B1 --output=size / | tail -1); echo "root filesystem: $size bytes of a ${expect.diskBytes}-byte disk"; test "$size" -gt ${Math.floor(expect.diskBytes * 0.85)}` },
     { name: 'console-on-ttyS0', script: 'c=$(cat /proc/cmdline); echo "$c"; echo "$c" | grep -q "console=ttyS0"' },
-    { name: 'sshd-running', script: 'systemctl is-active ssh' },
-    { name: 'no-mac-pinned-network-config', script: 'f=$(sudo grep -rilE "hwaddress|macaddress|HWADDR|ATTR\\{address\\}" /etc/network /etc/netplan /etc/systemd/network /etc/udev/rules.d 2>/dev/null | grep -v 50-cloud-init || true); if [ -n "$f" ]; then echo "MAC-pinned: $f"; exit 1; fi; ls /etc/udev/rules.d/*persistent-net* 2>/dev/null && exit 1; echo "no MAC-pinned network configuration"' },
+    { name: 'sshd-running', script: 'sudo systemctl is-active ssh' },
+    // Config that names a MAC is fine only when it names this instance's own NICs (cloud-init writes
+    // such files at boot); a MAC from anywhere else was baked into the image.
+    { name: 'no-mac-pinned-network-config', script: 'own=$(cat /sys/class/net/*/address | tr A-F a-f); bad=""; for m in $(sudo grep -rhoiE "([0-9a-f]{2}:){5}[0-9a-f]{2}" /etc/network /etc/netplan /etc/systemd/network /etc/udev/rules.d 2>/dev/null | tr A-F a-f | sort -u); do echo "$own" | grep -qx "$m" || bad="$bad $m"; done; if [ -n "$bad" ]; then echo "configuration pins MAC addresses that are not this instance\x27s:$bad"; exit 1; fi; echo "no foreign MAC addresses in the network configuration (own: $(echo $own))"' },
     { name: 'no-firewall-rules', script: 'if command -v nft >/dev/null; then r=$(sudo nft list ruleset | grep -cE "\\b(drop|reject)\\b" || true); echo "nft drop/reject rules: $r"; test "$r" = 0; else echo "no nftables"; fi; if command -v iptables-save >/dev/null; then n=$(sudo iptables-save | grep -cE "^-A" || true); echo "iptables rules: $n"; test "$n" = 0; fi' },
     { name: 'dns-from-dhcp', script: 'grep -E "^nameserver " /etc/resolv.conf' },
     { name: 'host-keys-and-machine-id-per-instance', script: 'ls /etc/ssh/ssh_host_*_key.pub >/dev/null && id=$(cat /etc/machine-id) && echo "machine-id $id" && echo "$id" | grep -qE "^[0-9a-f]{32}$" && for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$k"; done' },

@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { CleanupStack } from '../core/cleanup-stack.js';
 import type { Runner } from '../core/exec.js';
+import { qemuAccelArgs } from './accel.js';
 
 export interface GuestOptions {
   image: string;
@@ -25,6 +26,8 @@ export interface Guest {
   consoleLog: string;
   readConsole(): string;
   alive(): boolean;
+  /** qemu's own error output (why it exited). */
+  errors(): string;
 }
 
 export async function startGuest(runner: Runner, options: GuestOptions, stack: CleanupStack): Promise<Guest> {
@@ -37,7 +40,7 @@ export async function startGuest(runner: Runner, options: GuestOptions, stack: C
   const consoleLog = join(options.dir, 'console.log');
   const sshPort = await freePort();
   const args = [
-    ...(existsSync('/dev/kvm') ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg']),
+    ...qemuAccelArgs(),
     '-m', String(options.memoryMiB), '-smp', '2', '-display', 'none', '-no-reboot', '-nodefaults',
     '-smbios', 'type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova',
     '-serial', `file:${consoleLog}`,
@@ -62,6 +65,7 @@ export async function startGuest(runner: Runner, options: GuestOptions, stack: C
     consoleLog,
     readConsole: () => (existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : ''),
     alive: () => qemu.exitCode === null && qemu.signalCode === null,
+    errors: () => stderr.trim(),
   };
 }
 

@@ -100,7 +100,7 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
     for (const c of checks.filter((x) => wanted(x.name))) {
       if (!up) {
         const tail = guest.readConsole().trim().split('\n').slice(-5).join('\n');
-        results.push({ name: c.name, group: c.group, ok: false, detail: `the guest did not answer ssh as ${o.user} within ${o.timeoutSeconds}s${guest.alive() ? '' : ' (qemu exited)'}; console tail:\n${tail}`, seconds: 0 });
+        results.push({ name: c.name, group: c.group, ok: false, detail: `the guest did not answer ssh as ${o.user} within ${o.timeoutSeconds}s${guest.alive() ? '' : ` (qemu exited: ${guest.errors() || 'no message'})`}; console tail:\n${tail}`, seconds: 0 });
         continue;
       }
       const t = Date.now();

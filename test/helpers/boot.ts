@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { qemuAccelArgs } from '../../src/verify/accel.js';
 
 export interface BootResult {
   matched: boolean;
@@ -16,7 +17,7 @@ export async function bootUntil(image: string, workDir: string, pattern: RegExp,
   const consoleLog = join(workDir, `console-${process.pid}.log`);
   rmSync(consoleLog, { force: true });
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', image, overlay]);
-  const accel = existsSync('/dev/kvm') ? ['-accel', 'kvm'] : ['-accel', 'tcg'];
+  const accel = qemuAccelArgs();
   const qemu = spawn('qemu-system-x86_64', [...accel, '-m', '1024', '-smp', '2', '-display', 'none', '-no-reboot',
     '-serial', `file:${consoleLog}`, '-drive', `file=${overlay},if=virtio`, '-nic', 'user,model=virtio-net-pci'], { stdio: 'ignore' });
   const start = Date.now();

@@ -74,6 +74,8 @@ describe('merging and selecting hooks', () => {
     writeTree(root, { a: { static: { etc: { a: 'a' } }, tests: { t: 'x' } }, b: { static: { etc: { b: 'b' } }, __pycache__: { c: 'x' } } });
     const tree = mergeHooksTree([{ name: 'a', path: join(root, 'a') }, { name: 'b', path: join(root, 'b') }]);
     expect([...tree.dirs.keys()]).toEqual(['static']);
-    expect(tree.dirs.get('static')!.get('etc')!.isDirectory).toBe(true);
+    const etc = tree.dirs.get('static')!.get('etc')!;
+    expect(etc.isDirectory).toBe(true);
+    expect([etc.path, ...etc.mergedFrom]).toEqual([join(root, 'a/static/etc'), join(root, 'b/static/etc')]);
   });
 });
