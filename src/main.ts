@@ -13,7 +13,7 @@ export async function main(command: CommandName, argv: string[]): Promise<never>
   try {
     code = await dispatch(command, args, log);
   } catch (error) {
-    code = reportError(error, debug);
+    code = reportError(error, debug, (s) => log.redactor.apply(s));
   }
   log.close();
   process.exit(code);
@@ -31,8 +31,8 @@ async function dispatch(command: CommandName, argv: string[], log: Logger): Prom
 }
 
 /** Print `error: ...`, the hint on its own line, details; a stack only with --debug. */
-export function reportError(error: unknown, debug: boolean): number {
-  const write = (s: string) => process.stderr.write(s + '\n');
+export function reportError(error: unknown, debug: boolean, redact: (s: string) => string = (s) => s): number {
+  const write = (s: string) => process.stderr.write(redact(s) + '\n');
   if (error instanceof DibError) {
     write(`error: ${error.message}`);
     for (const d of error.details) write(`  ${d}`);

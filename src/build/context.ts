@@ -19,6 +19,8 @@ export class BuildContext {
   readonly hookTimings: HookTiming[] = [];
   /** Variables exported to hooks; the pipeline adds to it as the build proceeds (§8.1). */
   readonly env: Record<string, string> = {};
+  /** Secret values: redacted from logs, and the finished image is scanned for them. */
+  secrets: string[] = [];
   workDir = '';
 
   constructor(

@@ -19,6 +19,8 @@ export interface HookEnvironmentInput {
   argv: string[];
   callerEnv: NodeJS.ProcessEnv;
   extra: Record<string, string>;
+  /** Variables elements declare secret (environment-secrets files). */
+  secretNames?: string[];
 }
 
 export function hookEnvironment(input: HookEnvironmentInput): Record<string, string> {
@@ -50,7 +52,7 @@ export function hookEnvironment(input: HookEnvironmentInput): Record<string, str
   env.DIB_ENV = Object.keys(env)
     .filter((k) => k.startsWith('DIB_') && k !== 'DIB_ENV')
     .sort()
-    .map((k) => `declare -x ${k}="${isSecretName(k) ? '***' : env[k].replace(/["\\$`]/g, '\\$&')}"`)
+    .map((k) => `declare -x ${k}="${isSecretName(k) || (input.secretNames ?? []).includes(k) ? '***' : env[k].replace(/["\\$`]/g, '\\$&')}"`)
     .join('\n');
   return env;
 }

@@ -3,7 +3,10 @@ import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { BuildContext } from '../build/context.js';
-import { hookEnvironment, secretValues } from '../build/environment.js';
+import { hookEnvironment } from '../build/environment.js';
+import { lockOutput } from '../build/output-lock.js';
+import { declaredSecretNames, secretValuesOf } from '../build/secrets.js';
+import { cleanupStaleBuilds } from '../build/stale.js';
 import { readHostMirrors } from '../config/host-apt.js';
 import { type BuildConfig, SETTINGS, type SettingValue, settingDefaults } from '../config/settings.js';
 import { attachCleanupFailures } from '../core/cleanup-stack.js';
@@ -23,7 +26,16 @@ const VERSION = '0.1.0';
 export async function runDiskImageCreate(argv: string[], log: Logger): Promise<number> {
   const config = await parseDiskImageCreateArgs(argv, process.env);
   if (config === 'help' || config === 'version') return 0;
+  if (config.cleanupStale) return cleanupStale(config, log);
   return build(config, argv, log);
+}
+
+/** --cleanup-stale: release what builds killed outright left behind, as their ledgers name it. */
+async function cleanupStale(config: BuildConfig, log: Logger): Promise<number> {
+  if (process.getuid?.() !== 0) throw new UsageError('not-root', 'disk-image-create --cleanup-stale must run as root', { hint: 'run it with sudo' });
+  const released = await cleanupStaleBuilds(new Runner(log), log, String(config.tmpDir || '/tmp'));
+  process.stdout.write(released.length ? `${released.map((r) => `released: ${r}`).join('\n')}\n` : 'nothing to release\n');
+  return 0;
 }
 
 /** Parse flags over environment defaults; returns 'help'/'version' after printing them. */
@@ -127,7 +139,8 @@ async function build(config: BuildConfig, argv: string[], log: Logger): Promise<
   extra.DIB_TS_NODE = process.execPath;
   extra.DIB_TS_LIB = resolve(dirname(new URL(import.meta.url).pathname), '..');
   const elementsPath = [env.ELEMENTS_PATH, selection.index.entries[selection.index.entries.length - 1]].filter(Boolean).join(':');
-  const hookEnv = hookEnvironment({ config, elements: selection.elements, elementsPath, argv, callerEnv: env, extra });
+  const secretNames = declaredSecretNames(selection.elements);
+  const hookEnv = hookEnvironment({ config, elements: selection.elements, elementsPath, argv, callerEnv: env, extra, secretNames });
   const plan = planBuild(selection, hookEnv);
   const rootMkfsOptions = [
     config.fsType === 'ext4' ? `-i 4096 -J size=${config.mkfsJournalSize}` : '',
@@ -138,14 +151,18 @@ async function build(config: BuildConfig, argv: string[], log: Logger): Promise<
   const layout = parseLayout(source.text, source.source, { fsType: String(config.fsType), rootLabel: String(config.rootLabel), mkfsOptions: rootMkfsOptions });
   preflight(config, plan.elements.map((e) => e.name), layout.filesystems.map((f) => f.type), mirrors.mirror ?? env.DIB_DISTRIBUTION_MIRROR ?? env.DIB_DEBIAN_DISTRIBUTION_MIRROR);
 
-  for (const secret of secretValues(hookEnv)) log.redactor.add(secret);
+  const secrets = secretValuesOf(hookEnv, secretNames);
+  for (const secret of secrets) log.redactor.add(secret);
   const guard = installSignalHandlers(log);
   const runner = new Runner(log, guard.signal, baseEnvironment());
   const ctx = new BuildContext(config, plan, layout, log, runner, guard.signal);
   Object.assign(ctx.env, hookEnv);
+  ctx.secrets = secrets;
   const started = Date.now();
   let primary: unknown;
   try {
+    await cleanupStaleBuilds(runner, log, String(config.tmpDir || '/tmp'));
+    lockOutput(hookEnv.DIB_LOCKFILES, ctx.outputStem, ctx.stack);
     const result = await runBuild(ctx);
     for (const out of result.outputs) log.emit({ type: 'result', message: `Image file ${out} created...`, data: { path: out } });
   } catch (error) {

@@ -96,6 +96,8 @@ export const SETTINGS: readonly Setting[] = [
     default: () => '', help: 'append a timestamped log to FILE (implies quiet console unless DIB_QUIET is set)' },
   { key: 'eventsFile', flag: 'events', kind: 'string', meta: 'FILE', default: () => '',
     help: 'write an NDJSON event stream to FILE (- for stderr)' },
+  { key: 'cleanupStale', flag: 'cleanup-stale', kind: 'boolean', default: () => false,
+    help: 'release what builds killed outright (SIGKILL, power loss) left behind, as their ledgers name it, and exit' },
   { key: 'verify', flag: 'verify', kind: 'boolean', default: () => false,
     help: 'after the build, run image-verify on the image (boot it with a config drive and check it)' },
   { key: 'fsType', env: 'FS_TYPE', kind: 'string', exported: true, default: () => 'ext4',

@@ -61,6 +61,17 @@ export function baseEnvironment(source: NodeJS.ProcessEnv = process.env): Record
 }
 
 
+/**
+ * Fault injection for the test suite: DIB_TS_FAULT_COMMAND=TOOL[,TOOL] makes the runner fail the
+ * first matching host command (mkfs matches every mkfs.* tool). Not a user feature.
+ */
+function injectedFault(argv: string[]): string | undefined {
+  const spec = process.env.DIB_TS_FAULT_COMMAND;
+  if (!spec) return undefined;
+  const tool = (argv[0] ?? '').split('/').pop() ?? '';
+  return spec.split(',').find((t) => t === tool || (t === 'mkfs' && tool.startsWith('mkfs.')));
+}
+
 export class Runner {
   constructor(
     private readonly log: Logger,
@@ -76,6 +87,8 @@ export class Runner {
   async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
     const [file, ...args] = argv;
     this.log.emit({ type: 'command', argv });
+    const fault = injectedFault(argv);
+    if (fault) throw new CommandError(argv, 1, [`${fault}: injected fault (DIB_TS_FAULT_COMMAND)`]);
     const tail: string[] = [];
     const remember = (line: string) => {
       tail.push(line);
@@ -123,7 +136,20 @@ export class Runner {
     };
     streamLines(child.stdout, true);
     streamLines(child.stderr, false);
+    // A process the command left running in the background (a hook's `daemon &`) can hold the output
+    // pipes open long after the command exited; do not wait for it (phase cleanup kills it).
+    let lingering: NodeJS.Timeout | undefined;
+    child.once('exit', () => {
+      lingering = setTimeout(() => {
+        if (child.stdout?.readableEnded === false || child.stderr?.readableEnded === false) {
+          this.log.warn(`${label ?? file}: a process it started in the background still holds its output open; not waiting for it`);
+        }
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, 2000);
+    });
     const result = await child;
+    clearTimeout(lingering);
     if (result.failed && result.exitCode === undefined && !result.isCanceled && !result.signal && !result.timedOut) {
       const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
       if (code === 'ENOENT') {

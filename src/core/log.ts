@@ -24,10 +24,10 @@ export interface LogSink {
 export class Redactor {
   private secrets: string[] = [];
   add(value: string | undefined): void {
-    if (value && value.length >= 3 && !this.secrets.includes(value)) {
-      this.secrets.push(value);
-      this.secrets.sort((a, b) => b.length - a.length);
-    }
+    if (!value || value.length < 3) return;
+    // Events are redacted in their JSON form too, where quotes and backslashes are escaped.
+    for (const form of new Set([value, JSON.stringify(value).slice(1, -1)])) if (!this.secrets.includes(form)) this.secrets.push(form);
+    this.secrets.sort((a, b) => b.length - a.length);
   }
   apply(text: string): string {
     let out = text;

@@ -3,6 +3,7 @@ import { closeSync, ftruncateSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CleanupStack } from '../core/cleanup-stack.js';
 import type { Runner } from '../core/exec.js';
+import { ledgerRecord } from '../core/ledger.js';
 import { unmountTree } from '../target/mounts.js';
 import { type Layout, sortedMounts } from './layout.js';
 import { attachLoop, mapPartitions } from './loop.js';
@@ -62,8 +63,12 @@ export async function createDisk(runner: Runner, options: DiskOptions, stack: Cl
     const fs = layout.filesystems.find((f) => f.name === m.base)!;
     const path = join(options.mountBase, m.mountPoint);
     mkdirSync(path, { recursive: true });
+    const released = ledgerRecord({ kind: 'mount', path });
     await runner.run(['mount', devices.get(fs.name)!, path]);
-    stack.push(`unmount ${path}`, () => unmountTree(runner, path), `umount ${path}`);
+    stack.push(`unmount ${path}`, async () => {
+      await unmountTree(runner, path);
+      released();
+    }, `umount ${path}`);
     mounts.push({ mountPoint: m.mountPoint, path, fsType: fs.type });
   }
   return { imagePath: files.get('image0')!, device: devices.get('image0')!, devices, mounts };

@@ -3,15 +3,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { CleanupStack } from '../core/cleanup-stack.js';
 import { BuildError } from '../core/errors.js';
 import type { Runner } from '../core/exec.js';
+import { ledgerRecord } from '../core/ledger.js';
 
 const NEVER = new AbortController().signal;
 
 export async function attachLoop(runner: Runner, file: string, stack: CleanupStack, sectorSize = 512): Promise<string> {
   const args = ['losetup', '--find', '--show', '--partscan'];
   if (sectorSize !== 512) args.push('--sector-size', String(sectorSize));
+  const released = ledgerRecord({ kind: 'loop', file });
   const device = await runner.output([...args, file]);
   if (!/^\/dev\/loop\d+$/.test(device)) throw new BuildError(`losetup printed an unexpected device name: '${device}'`);
-  stack.push(`detach ${device}`, () => detachLoop(runner, device, file), `losetup -d ${device}`);
+  stack.push(`detach ${device}`, async () => {
+    await detachLoop(runner, device, file);
+    released();
+  }, `losetup -d ${device}`);
   return device;
 }
 
@@ -38,6 +43,12 @@ export async function detachLoop(runner: Runner, device: string, file: string): 
   }
 }
 
+/** Loop devices currently backed by `file` (losetup -j). */
+export async function loopsBackedBy(runner: Runner, file: string): Promise<string[]> {
+  const out = await runner.output(['losetup', '-j', file, '-O', 'NAME', '-n'], { signal: NEVER });
+  return out.split('\n').map((l) => l.trim()).filter((l) => /^\/dev\/loop\d+$/.test(l));
+}
+
 export function loopBackingFile(device: string): string | undefined {
   const name = device.replace('/dev/', '');
   try {
@@ -54,12 +65,12 @@ export function loopBackingFile(device: string): string | undefined {
 export async function mapPartitions(runner: Runner, device: string, numbers: number[], stack: CleanupStack): Promise<Map<number, string>> {
   const nodes = new Map(numbers.map((n) => [n, `${device}p${n}`]));
   const missing = () => [...nodes.values()].filter((p) => !existsSync(p));
-  if (missing().length) {
-    await runner.run(['partx', '-a', device], { okStatus: [0, 1] });
-    stack.push(`remove partition mappings of ${device}`, () => unmapPartitions(runner, device), `partx -d ${device}`);
-  } else {
-    stack.push(`remove partition mappings of ${device}`, () => unmapPartitions(runner, device), `partx -d ${device}`);
-  }
+  const released = ledgerRecord({ kind: 'partitions', file: loopBackingFile(device) ?? device });
+  if (missing().length) await runner.run(['partx', '-a', device], { okStatus: [0, 1] });
+  stack.push(`remove partition mappings of ${device}`, async () => {
+    await unmapPartitions(runner, device);
+    released();
+  }, `partx -d ${device}`);
   for (let i = 0; i < 50 && missing().length; i++) await new Promise((r) => setTimeout(r, 100));
   if (missing().length) {
     throw new BuildError(`partition devices did not appear: ${missing().join(', ')}`, { hint: 'the kernel must support loop partitions (partx -a) and /dev must be a devtmpfs' });

@@ -54,6 +54,12 @@ export function mergeHooksTree(elements: ElementRef[]): HooksTree {
         dirs.set(child, merged);
         for (const name of readdirSync(full).sort(compareBytes)) {
           if (name.startsWith('.')) continue;
+          if (/[\x00-\x1f\x7f]/.test(name)) {
+            problems.push(new UsageError('invalid-hook-name', `element '${element.name}' has a file with control characters in its name: ${child}/${JSON.stringify(name)}`, {
+              hint: 'rename it; hook and data file names must be printable',
+            }));
+            continue;
+          }
           const path = join(full, name);
           let isDirectory = false;
           try {

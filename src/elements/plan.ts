@@ -1,5 +1,7 @@
 // The build plan: resolved elements, merged hooks per phase, environment files and packages.
-import { UsageError } from '../core/errors.js';
+import { UsageError, throwIfProblems } from '../core/errors.js';
+import { readPkgMap } from './pkg-map.js';
+import { staticSymlinkProblems } from './static-files.js';
 import { PHASES, type Phase } from '../phases/phase-table.js';
 import { type HooksTree, type MergedEntry, DEFAULT_RUN_PARTS_REGEX, mergeHooksTree, selectEnvironmentFiles, selectHooks } from './hooks.js';
 import { orderElements } from './order.js';
@@ -70,6 +72,17 @@ export function planBuild(selection: ElementSelection, env: Record<string, strin
   });
   const envDir = tree.dirs.get('environment.d');
   const environmentFiles = envDir ? selectEnvironmentFiles(envDir.values()) : [];
+  const problems: UsageError[] = [];
+  for (const e of selection.elements) {
+    try {
+      readPkgMap(e.path);
+    } catch (error) {
+      if (error instanceof UsageError) problems.push(error);
+      else throw error;
+    }
+    problems.push(...staticSymlinkProblems(e));
+  }
+  throwIfProblems(problems);
   const packageEntries = selection.elements.flatMap((e) => readPackageInstalls(e));
   return { ...selection, tree, phases, environmentFiles, packageEntries, packages: squashPackages(packageEntries, env) };
 }

@@ -4,6 +4,7 @@ import { createReadStream, existsSync, renameSync, rmSync, statSync, writeFileSy
 import { basename } from 'node:path';
 import type { CleanupStack } from '../core/cleanup-stack.js';
 import type { Runner } from '../core/exec.js';
+import { ledgerRecord } from '../core/ledger.js';
 
 export interface OutputOptions {
   stem: string;
@@ -30,7 +31,11 @@ export async function writeDiskOutputs(runner: Runner, raw: string, options: Out
   for (const type of ordered) {
     const final = outputPath(options.stem, type);
     const temp = `${final}.partial-${process.pid}`;
-    stack.push(`remove ${temp}`, () => rmSync(temp, { force: true }));
+    const released = ledgerRecord({ kind: 'file', path: temp });
+    stack.push(`remove ${temp}`, () => {
+      rmSync(temp, { force: true });
+      released();
+    });
     if (type === 'raw') {
       await runner.run(['cp', '--sparse=always', raw, temp]);
     } else {

@@ -2,14 +2,19 @@
 import { renameSync, rmSync } from 'node:fs';
 import type { CleanupStack } from '../core/cleanup-stack.js';
 import type { Runner } from '../core/exec.js';
+import { ledgerRecord } from '../core/ledger.js';
 
 export async function writeTarOutputs(runner: Runner, root: string, stem: string, types: string[], stack: CleanupStack): Promise<string[]> {
   const written: string[] = [];
   for (const type of types.filter((t) => t === 'tar' || t === 'tgz')) {
     const final = `${stem}.${type}`;
     const temp = `${final}.partial-${process.pid}`;
-    stack.push(`remove ${temp}`, () => rmSync(temp, { force: true }));
-    // Unlike DIB, the bind-mounted host /dev is not archived: --one-file-system keeps to the image's filesystems.
+    const released = ledgerRecord({ kind: 'file', path: temp });
+    stack.push(`remove ${temp}`, () => {
+      rmSync(temp, { force: true });
+      released();
+    });
+    // Unlike DIB, the bind-mounted host /dev (and /proc, /sys) are not archived.
     const argv = ['tar', '-C', root, '--xattrs', '--xattrs-include=*', '--acls', '--numeric-owner', '--exclude=./proc/*', '--exclude=./sys/*', '--exclude=./dev/*'];
     if (type === 'tgz') argv.push('-z');
     await runner.run([...argv, '-cf', temp, '.']);

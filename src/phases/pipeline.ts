@@ -5,6 +5,7 @@ import type { BuildContext } from '../build/context.js';
 import { CleanupStack, errorMessage } from '../core/cleanup-stack.js';
 import { BuildError } from '../core/errors.js';
 import { makeTempDir, safeRemoveTree } from '../core/fs.js';
+import { LEDGER_NAME, Ledger, ledgerRecord, setActiveLedger } from '../core/ledger.js';
 import { mountsBelow } from '../core/mountinfo.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
 import { renderFstab, rootFilesystem } from '../disk/layout.js';
@@ -16,6 +17,7 @@ import { mountKernelFilesystems, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
 import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
 import { imageSizeBytes } from '../disk/sizing.js';
+import { scanForSecrets } from '../build/secrets.js';
 
 export interface BuildResult {
   outputs: string[];
@@ -88,6 +90,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   await run('cleanup');
   restoreResolvConf(ctx.mountDir);
   await scrubTree(ctx);
+  await log.step('scan the image for secret values', () => scanForSecrets(runner, [ctx.mountDir, `${ctx.outputStem}.d`], ctx.secrets));
   const outputs: string[] = [];
   outputs.push(...(await writeTarOutputs(runner, ctx.mountDir, ctx.outputStem, ctx.config.imageTypes, ctx.stack)));
 
@@ -115,9 +118,12 @@ async function prepareWorkDir(ctx: BuildContext): Promise<void> {
   const parent = String(ctx.config.tmpDir || '/tmp');
   ctx.workDir = makeTempDir(parent, 'dib_build.');
   const workDir = ctx.workDir;
+  setActiveLedger(new Ledger(join(workDir, LEDGER_NAME), workDir));
+  ledgerRecord({ kind: 'dir', path: workDir });
   ctx.stack.push(`remove ${workDir}`, async () => {
     await killProcessesRootedIn(workDir, ctx.log);
     await unmountTree(ctx.runner, workDir);
+    setActiveLedger(undefined);
     safeRemoveTree(workDir);
   }, `umount -R ${workDir}; rm -rf ${workDir}`);
   mkdirSync(ctx.imageDir);

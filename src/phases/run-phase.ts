@@ -46,12 +46,18 @@ export interface PhaseOptions {
 }
 
 export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOptions): Promise<void> {
+  await injectSignal(`before-${phase.name}`);
   const planned = ctx.plan.phases.find((p) => p.phase.name === phase.name)!;
   const hooks = planned.hooks;
   const hasDir = ctx.plan.tree.dirs.has(phase.dir);
   // DIB: in-chroot phases (and their break points) only run when some element has the directory.
-  if (phase.inChroot && !hasDir) return;
+  if (phase.inChroot && !hasDir) {
+    await injectSignal(`after-${phase.name}`);
+    ctx.throwIfAborted();
+    return;
+  }
   const start = process.hrtime.bigint();
+  ctx.throwIfAborted();
   ctx.log.emit({ type: 'phase-start', phase: phase.name, index: options.index, total: options.total, hooks: hooks.length, inChroot: phase.inChroot });
   await breakPoint(ctx, `before-${phase.name}`, phase.inChroot ? options.root : undefined);
   let ok = false;
@@ -72,6 +78,8 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
     ctx.log.emit({ type: 'phase-end', phase: phase.name, ok, seconds: Number(process.hrtime.bigint() - start) / 1e9 });
   }
   await breakPoint(ctx, `after-${phase.name}`, phase.inChroot ? options.root : undefined);
+  await injectSignal(`after-${phase.name}`);
+  ctx.throwIfAborted();
 }
 
 async function runHook(ctx: BuildContext, phase: Phase, hook: { name: string; element: string }, root: string): Promise<void> {
@@ -110,6 +118,19 @@ async function runHook(ctx: BuildContext, phase: Phase, hook: { name: string; el
     ctx.hookTimings.push({ phase: phase.name, element: hook.element, hook: hook.name, seconds });
     ctx.log.emit({ type: 'hook-end', phase: phase.name, element: hook.element, hook: hook.name, seconds, status });
   }
+}
+
+/**
+ * Fault injection for the test suite: DIB_TS_FAULT_SIGNAL=SIGNAL@POINT sends this process SIGNAL at a
+ * phase boundary (before-install, after-root, ...), as a user's Ctrl-C or a kill would.
+ */
+async function injectSignal(point: string): Promise<void> {
+  const spec = process.env.DIB_TS_FAULT_SIGNAL;
+  if (!spec) return;
+  const [signal, at] = spec.split('@');
+  if (at !== point) return;
+  process.kill(process.pid, signal as NodeJS.Signals);
+  await new Promise((r) => setTimeout(r, 50)); // let the handler run, as it would for a real signal
 }
 
 /** DIB's break points: `break=before-install,after-error` opens a shell (in the chroot for chroot phases). */

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { CleanupStack } from '../core/cleanup-stack.js';
 import { BuildError } from '../core/errors.js';
 import type { Runner } from '../core/exec.js';
+import { ledgerRecord } from '../core/ledger.js';
 import { isMountPoint, mountsBelow } from '../core/mountinfo.js';
 
 /** Mount proc, a /dev bind, a private devpts and a read-only sysfs into `root`; undos go on `stack`. */
@@ -17,8 +18,12 @@ export async function mountKernelFilesystems(runner: Runner, root: string, stack
   for (const step of steps) {
     const target = join(root, step.target);
     mkdirSync(target, { recursive: true });
+    const released = ledgerRecord({ kind: 'mount', path: target });
     await runner.run([...step.argv, target]);
-    stack.push(`unmount ${target}`, () => unmountTree(runner, target), `umount -l ${target}`);
+    stack.push(`unmount ${target}`, async () => {
+      await unmountTree(runner, target);
+      released();
+    }, `umount -l ${target}`);
   }
 }
 
@@ -32,8 +37,12 @@ export async function bindHooks(runner: Runner, hooksDir: string, root: string, 
   stack.push(`remove ${target}`, () => {
     if (existsSync(target) && !isMountPoint(target)) rmdirSync(target);
   });
+  const released = ledgerRecord({ kind: 'mount', path: target });
   await runner.run(['mount', '--bind', hooksDir, target]);
-  stack.push(`unmount ${target}`, () => unmountTree(runner, target), `umount -l ${target}`);
+  stack.push(`unmount ${target}`, async () => {
+    await unmountTree(runner, target);
+    released();
+  }, `umount -l ${target}`);
   await runner.run(['mount', '-o', 'remount,bind,ro', target]);
   return target;
 }

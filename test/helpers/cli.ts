@@ -13,3 +13,19 @@ export function runCli(command: string, args: string[], env: Record<string, stri
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** Start a CLI in the background and resolve once its stderr shows `marker` (for signal tests). */
+export async function spawnUntil(command: string, args: string[], env: Record<string, string | undefined>, marker: string, options: { detached?: boolean } = {}) {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(join(REPO, 'bin', command), args, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: options.detached });
+  let stderr = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stderr!.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes(marker)) resolve();
+    });
+    child.once('exit', () => reject(new Error(`${command} ended before printing ${marker}:\n${stderr.slice(-2000)}`)));
+  });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, exited, stderr: () => stderr };
+}

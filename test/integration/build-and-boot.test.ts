@@ -1,10 +1,9 @@
 // Root-only: real builds on loop devices, booted under qemu; every test ends with a leak check.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO, runCli } from '../helpers/cli.js';
+import { REPO, runCli, spawnUntil } from '../helpers/cli.js';
 import { bootUntil } from '../helpers/boot.js';
 import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
 import { writeTree } from '../helpers/tree.js';
@@ -76,21 +75,10 @@ describe('disk-image-create builds bootable images', () => {
   });
 
   it('SIGINT during install.d (with a background process in the chroot): exit 130, nothing left behind', async () => {
-    const child = spawn(join(REPO, 'bin', 'disk-image-create'), ['--image-cache', CACHE, '-n', '-o', join(out, 'sig'), 'debian-minimal', 'slow-install'], {
-      env: { ...process.env, ...env, NO_COLOR: '1' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    const ready = new Promise<void>((resolve, reject) => {
-      child.stderr!.on('data', (d: Buffer) => {
-        stderr += d.toString();
-        if (stderr.includes('READY-FOR-SIGNAL')) resolve();
-      });
-      child.once('exit', () => reject(new Error(`build ended before the hook was ready:\n${stderr.slice(-2000)}`)));
-    });
-    await ready;
+    const { child, exited, stderr: output } = await spawnUntil('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'sig'), 'debian-minimal', 'slow-install'], env, 'READY-FOR-SIGNAL');
     child.kill('SIGINT');
-    const status = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const status = await exited;
+    const stderr = output();
     expect(stderr).toContain('interrupted by SIGINT, cleaning up');
     expect(status).toBe(130);
     expect(existsSync(join(out, 'sig.qcow2'))).toBe(false);

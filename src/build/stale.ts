@@ -1,0 +1,57 @@
+// Release what dead builds left behind, exactly as their ledgers name it (never by pattern matching).
+import { existsSync, rmSync } from 'node:fs';
+import { type Runner } from '../core/exec.js';
+import { safeRemoveTree } from '../core/fs.js';
+import { findStaleLedgers } from '../core/ledger.js';
+import type { Logger } from '../core/log.js';
+import { detachLoop, loopsBackedBy, unmapPartitions } from '../disk/loop.js';
+import { unmountTree } from '../target/mounts.js';
+import { killProcessesRootedIn } from '../target/processes.js';
+
+export async function cleanupStaleBuilds(runner: Runner, log: Logger, tmpDir: string): Promise<string[]> {
+  const released: string[] = [];
+  for (const stale of findStaleLedgers(tmpDir)) {
+    log.warn(`found the ledger of a build that is no longer running (pid ${stale.owner.pid}): ${stale.workDir}`);
+    await killProcessesRootedIn(stale.workDir, log);
+    for (const entry of stale.pending) {
+      switch (entry.kind) {
+        case 'mount':
+          await unmountTree(runner, entry.path);
+          released.push(`unmounted ${entry.path}`);
+          break;
+        case 'partitions':
+          for (const device of await loopsBackedBy(runner, entry.file)) {
+            await unmapPartitions(runner, device);
+            released.push(`removed the partition mappings of ${device}`);
+          }
+          break;
+        case 'loop':
+          for (const device of await loopsBackedBy(runner, entry.file)) {
+            await detachLoop(runner, device, entry.file);
+            released.push(`detached ${device} (${entry.file})`);
+          }
+          break;
+        case 'file':
+          if (existsSync(entry.path)) {
+            rmSync(entry.path, { force: true });
+            released.push(`removed ${entry.path}`);
+          }
+          break;
+        case 'dir':
+          if (existsSync(entry.path)) {
+            await unmountTree(runner, entry.path);
+            safeRemoveTree(entry.path);
+            released.push(`removed ${entry.path}`);
+          }
+          break;
+      }
+    }
+    if (existsSync(stale.workDir)) {
+      await unmountTree(runner, stale.workDir);
+      safeRemoveTree(stale.workDir);
+      released.push(`removed ${stale.workDir}`);
+    }
+  }
+  for (const r of released) log.info(`cleanup-stale: ${r}`);
+  return released;
+}

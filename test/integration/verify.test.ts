@@ -1,0 +1,67 @@
+// Root-only: the named elements in a booted VM (image-verify with a config drive), a broken image that
+// image-verify must fail, and the historical i386 bootstrap command line.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { bootUntil } from '../helpers/boot.js';
+import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
+import { writeTree } from '../helpers/tree.js';
+
+const CACHE = process.env.DIB_TS_TEST_CACHE ?? '/var/tmp/dib-ts-test-cache';
+const root = `/var/tmp/dib-ts-verify-${process.pid}`;
+const tmp = join(root, 'tmp');
+const out = join(root, 'out');
+const elements = join(root, 'elements');
+const env = { TMP_DIR: tmp, ELEMENTS_PATH: elements };
+
+beforeAll(() => {
+  mkdirSync(tmp, { recursive: true });
+  mkdirSync(out, { recursive: true });
+  writeTree(elements, {
+    'break-sshd': { 'post-install.d': { '90-break-sshd': { exec: '#!/bin/bash\nset -eu\nsystemctl disable ssh.service\nsystemctl mask ssh.service\n' } } },
+  });
+});
+afterAll(() => {
+  if (!findLeaks(root).mounts.length) rmSync(root, { recursive: true, force: true });
+});
+
+describe('the named elements, proven in a booted VM', () => {
+  it('base vm heat-cfntools cloud-init growroot stackuser local-config: image-verify with a config drive passes every check', () => {
+    const build = runCli('disk-image-create', ['--image-cache', CACHE, '-o', join(out, 'cloud'), 'vm', 'heat-cfntools', 'cloud-init', 'growroot', 'stackuser', 'local-config'], env, { timeout: 1_800_000 });
+    expect(build.stderr.slice(-2000)).toContain('Build completed successfully');
+    const junit = join(out, 'cloud.junit.xml');
+    const verify = runCli('image-verify', ['--junit', junit, join(out, 'cloud.qcow2')], env, { timeout: 1_800_000 });
+    console.log(verify.stdout);
+    expect(verify.stdout).toMatch(/^\s+PASS\s+online\s+root-grown$/m);
+    expect(verify.stdout).toMatch(/^\s+PASS\s+element heat-cfntools\/cfn-tools-start$/m);
+    expect(verify.stdout).toMatch(/^\s+PASS\s+element stackuser\/stack-user-sudo$/m);
+    expect(verify.stdout).toMatch(/^\d+ passed, 0 failed$/m);
+    expect(verify.status).toBe(0);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite [^>]*failures="0"/);
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
+  });
+
+  it('a broken image (sshd masked) makes image-verify fail with a clear report, and cleans up', () => {
+    const build = runCli('disk-image-create', ['--image-cache', CACHE, '-o', join(out, 'broken'), 'vm', 'break-sshd'], { ...env, DIB_AVOID_PACKAGES_UPDATE: '1' }, { timeout: 1_800_000 });
+    expect(build.status).toBe(0);
+    const verify = runCli('image-verify', ['--timeout', '150', join(out, 'broken.qcow2')], env, { timeout: 900_000 });
+    expect(verify.status).toBe(1);
+    expect(verify.stdout).toMatch(/^\s+PASS\s+offline\s+no-ssh-host-keys$/m);
+    expect(verify.stdout).toMatch(/^\s+FAIL\s+online\s+ssh-key-login\n\s+the guest did not answer ssh as debian within 150s/m);
+    expect(verify.stdout).toMatch(/^\d+ passed, [1-9]\d* failed$/m);
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain('image-verify.');
+  });
+
+  it('the historical i386 bootstrap command line builds and boots to a login prompt', async () => {
+    const build = runCli('disk-image-create', ['--image-cache', CACHE, '-u', 'base', 'vm', 'bootstrap', 'local-config', 'stackuser', 'heat-cfntools', '-a', 'i386', '-o', join(out, 'bootstrap')], env, { timeout: 2_400_000 });
+    expect(build.stderr.slice(-2000)).toContain('Build completed successfully');
+    expect(build.status).toBe(0);
+    const boot = await bootUntil(join(out, 'bootstrap.qcow2'), root, /login:/, 600);
+    expect(boot.console).toMatch(/Linux version \S+-686/);
+    expect(boot.matched).toBe(true);
+    console.log(`i386 bootstrap booted to login: in ${boot.seconds.toFixed(0)}s`);
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
+  });
+});
