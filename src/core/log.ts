@@ -38,7 +38,6 @@ export class Redactor {
 
 export class Logger {
   private sinks: LogSink[] = [];
-  private depth = 0;
   readonly redactor = new Redactor();
   debugEnabled = false;
 
@@ -72,14 +71,12 @@ export class Logger {
   async step<T>(step: string, body: () => Promise<T>): Promise<T> {
     const start = process.hrtime.bigint();
     this.emit({ type: 'step-start', step });
-    this.depth++;
     let ok = false;
     try {
       const result = await body();
       ok = true;
       return result;
     } finally {
-      this.depth--;
       this.emit({ type: 'step-end', step, ok, seconds: Number(process.hrtime.bigint() - start) / 1e9 });
     }
   }

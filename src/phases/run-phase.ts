@@ -1,8 +1,8 @@
 // Run one phase's hooks, outside the image or inside its chroot, with environment.d sourced first.
-import { writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
-import { CleanupStack, attachCleanupFailures } from '../core/cleanup-stack.js';
+import { CleanupStack } from '../core/cleanup-stack.js';
 import { BuildError } from '../core/errors.js';
 import { CommandError } from '../core/exec.js';
 import type { Phase } from './phase-table.js';
@@ -36,7 +36,18 @@ export function writeHookRunner(hooksDir: string): void {
   const path = join(hooksDir, 'dib-run-hook');
   writeFileSync(path, RUN_HOOK);
   chmodSync(path, 0o755);
+  // Fault injection for the test suite (see core/exec.ts): tools that hooks call fail as well.
+  const faults = (process.env.DIB_TS_FAULT_COMMAND ?? '').split(',').filter((t) => /^[A-Za-z0-9._+-]+$/.test(t));
+  if (faults.length) {
+    mkdirSync(join(hooksDir, FAULT_BIN));
+    for (const tool of faults) {
+      writeFileSync(join(hooksDir, FAULT_BIN, tool), `#!/bin/sh\necho "${tool}: injected fault (DIB_TS_FAULT_COMMAND)" >&2\nexit 1\n`);
+      chmodSync(join(hooksDir, FAULT_BIN, tool), 0o755);
+    }
+  }
 }
+
+const FAULT_BIN = 'fault-bin';
 
 export interface PhaseOptions {
   /** Image root for this phase (TARGET_ROOT / TMP_MOUNT_PATH). */
@@ -91,10 +102,11 @@ async function runHook(ctx: BuildContext, phase: Phase, hook: { name: string; el
   if (phase.inChroot) {
     delete env.TMPDIR;
     delete env.VIRTUAL_ENV;
-    env.PATH = CHROOT_PATH;
+    env.PATH = existsSync(join(ctx.hooksDir, FAULT_BIN)) ? `${CHROOT_HOOKS}/${FAULT_BIN}:${CHROOT_PATH}` : CHROOT_PATH;
     env.HOME = '/root';
     argv = ['chroot', root, '/bin/bash', `${CHROOT_HOOKS}/dib-run-hook`, `${CHROOT_HOOKS}/environment.d`, `${CHROOT_HOOKS}/${phase.dir}/${hook.name}`];
   } else {
+    if (existsSync(join(ctx.hooksDir, FAULT_BIN))) env.PATH = `${join(ctx.hooksDir, FAULT_BIN)}:${env.PATH}`;
     argv = ['bash', join(ctx.hooksDir, 'dib-run-hook'), join(ctx.hooksDir, 'environment.d'), join(ctx.hooksDir, phase.dir, hook.name)];
   }
   ctx.log.emit({ type: 'hook-start', phase: phase.name, element: hook.element, hook: hook.name });
@@ -111,7 +123,6 @@ async function runHook(ctx: BuildContext, phase: Phase, hook: { name: string; el
       hint: `rerun with -x to trace the hook, or break=after-error to get a shell ${phase.inChroot ? 'in the chroot' : ''} where it failed`,
       cause: error,
     });
-    if (error instanceof Error && !(error instanceof CommandError)) attachCleanupFailures(failure, []);
     throw failure;
   } finally {
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;

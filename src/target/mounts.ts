@@ -1,5 +1,5 @@
 // Mounts into the image tree: kernel filesystems, the read-only hooks bind, and unmounting below a path.
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CleanupStack } from '../core/cleanup-stack.js';
 import { BuildError } from '../core/errors.js';
@@ -69,10 +69,4 @@ export async function unmountTree(runner: Runner, path: string, options: { keep?
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-}
-
-/** devpts options of the host, to mirror DIB (kept for reference when debugging terminals). */
-export function hostDevptsOptions(): string | undefined {
-  const line = readFileSync('/proc/self/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === '/dev/pts');
-  return line?.split(' ')[3];
 }

@@ -1,5 +1,5 @@
 // The checks image-verify runs: offline hygiene on the read-only root, online OpenStack-guide checks over ssh.
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { listDir } from './offline.js';
 
@@ -134,8 +134,4 @@ export function elementChecks(elementDirs: Map<string, string>): Array<{ name: s
     }
   }
   return out;
-}
-
-export function describeLink(p: string): string {
-  return isLink(p) ? readlinkSync(p) : '';
 }

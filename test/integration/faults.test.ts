@@ -94,6 +94,14 @@ describe('fault injection', () => {
     });
   }
 
+  it('grub-install failing (called by the bootloader hook in the chroot): exit 1 naming the hook, nothing left', () => {
+    const r = runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'tool-grub'), 'debian-minimal', 'vm'], { ...env, DIB_TS_FAULT_COMMAND: 'grub-install' }, { timeout: 1_800_000 });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("hook finalise.d/50-bootloader of element 'bootloader' failed");
+    expect(r.stderr).toContain('grub-install: injected fault');
+    expectCleanAfter('tool-grub');
+  });
+
   const signalPoints = PHASES.map((p) => ['SIGINT', `before-${p}`]).concat(
     FULL ? PHASES.flatMap((p) => [['SIGTERM', `before-${p}`], ['SIGTERM', `after-${p}`], ['SIGINT', `after-${p}`]]) : [['SIGTERM', 'after-install'], ['SIGTERM', 'before-finalise'], ['SIGTERM', 'after-cleanup']],
   );
@@ -135,6 +143,17 @@ describe('fault injection', () => {
     expect(r.stdout).toMatch(/released: removed .*dib_build\./);
     expectCleanAfter('killed');
     expect(runCli('disk-image-create', ['--cleanup-stale'], env).stdout).toBe('nothing to release\n');
+  });
+});
+
+describe('break points', () => {
+  it('break=after-root runs break_cmd on the host and the build goes on', () => {
+    const marker = join(root, 'break-marker');
+    const r = build('break', [], { break: 'after-root', break_cmd: `echo "at $TMP_BUILD_DIR" > ${marker}` });
+    expect(r.stderr).toContain('At stage after-root');
+    expect(r.stderr.slice(-1500)).toContain('Build completed successfully');
+    expect(readFileSync(marker, 'utf8')).toMatch(/^at .*dib_build\./);
+    expectCleanAfter('break');
   });
 });
 
