@@ -120,7 +120,7 @@ async function runHook(ctx: BuildContext, phase: Phase, hook: { name: string; el
     const tail = error instanceof CommandError ? error.tail : [];
     const failure = new BuildError(`hook ${phase.dir}/${hook.name} of element '${hook.element}' failed with exit status ${status} (phase ${phase.name}, ${phase.inChroot ? 'in the chroot' : 'outside the image'})`, {
       details: tail.length ? ['last output:', ...tail.map((l) => `  ${l}`)] : [],
-      hint: `rerun with -x to trace the hook, or break=after-error to get a shell ${phase.inChroot ? 'in the chroot' : ''} where it failed`,
+      hint: `rerun with -x to trace the hook${phase.inChroot || phase.name === 'block-device' ? `, or with break=after-error to get a shell ${phase.inChroot ? 'in the chroot ' : ''}where it failed` : ''}`,
       cause: error,
     });
     throw failure;

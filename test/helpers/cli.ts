@@ -1,22 +1,30 @@
 // Run the compiled CLIs as a user would (requires `npm run build`).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
 export const REPO = join(import.meta.dirname, '..', '..');
 
-export function runCli(command: string, args: string[], env: Record<string, string | undefined> = {}, options: { cwd?: string; timeout?: number } = {}) {
-  const r = spawnSync(join(REPO, 'bin', command), args, {
-    env: { ...process.env, NO_COLOR: '1', ...env },
-    cwd: options.cwd,
-    encoding: 'utf8',
-    timeout: options.timeout ?? 60_000,
+/**
+ * Run a CLI to completion. Asynchronous on purpose: a worker blocked in spawnSync for minutes misses
+ * vitest's RPC heartbeats and the run reports "Timeout calling onTaskUpdate".
+ */
+export function runCli(command: string, args: string[], env: Record<string, string | undefined> = {}, options: { cwd?: string; timeout?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(join(REPO, 'bin', command), args, { env: { ...process.env, NO_COLOR: '1', ...env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), options.timeout ?? 60_000);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Start a CLI in the background and resolve once its stderr shows `marker` (for signal tests). */
 export async function spawnUntil(command: string, args: string[], env: Record<string, string | undefined>, marker: string, options: { detached?: boolean } = {}) {
-  const { spawn } = await import('node:child_process');
   const child = spawn(join(REPO, 'bin', command), args, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: options.detached });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {

@@ -33,7 +33,7 @@ describe('disk-image-create builds bootable images', () => {
   it('must run as root (these tests need loop devices and chroot)', () => expect(isRoot).toBe(true));
 
   it('base vm (default OS): a qcow2 that passes qemu-img check and boots to a login prompt on ttyS0', async () => {
-    const r = runCli('disk-image-create', ['--image-cache', CACHE, '-o', join(out, 'basevm'), 'vm'], env, { timeout: 1_800_000 });
+    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-o', join(out, 'basevm'), 'vm'], env, { timeout: 1_800_000 });
     expect(r.stderr.slice(-3000)).toContain('Build completed successfully');
     expect(r.status).toBe(0);
     const image = join(out, 'basevm.qcow2');
@@ -51,7 +51,7 @@ describe('disk-image-create builds bootable images', () => {
   it('-t qcow2,raw on a GPT layout from DIB_BLOCK_DEVICE_CONFIG=file://: both outputs, GPT with a BIOS boot partition, boots', async () => {
     const layout = join(root, 'gpt.yaml');
     writeFileSync(layout, readFileSync(join(REPO, 'elements', 'block-device-gpt', 'block-device-default.yaml')));
-    const r = runCli('disk-image-create', ['--image-cache', CACHE, '-t', 'qcow2,raw', '-o', join(out, 'gpt'), 'vm', 'block-device-gpt'],
+    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-t', 'qcow2,raw', '-o', join(out, 'gpt'), 'vm', 'block-device-gpt'],
       { ...env, DIB_BLOCK_DEVICE_CONFIG: `file://${layout}`, DIB_AVOID_PACKAGES_UPDATE: '1' }, { timeout: 1_800_000 });
     expect(r.stderr.slice(-3000)).toContain('Build completed successfully');
     expect(r.status).toBe(0);
@@ -64,8 +64,8 @@ describe('disk-image-create builds bootable images', () => {
     expect(boot.matched).toBe(true);
   });
 
-  it('a failing install.d hook: exit 1 naming the element, hook and its last output; nothing left behind', () => {
-    const r = runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'fail'), 'debian-minimal', 'fail-install'], env, { timeout: 900_000 });
+  it('a failing install.d hook: exit 1 naming the element, hook and its last output; nothing left behind', async () => {
+    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'fail'), 'debian-minimal', 'fail-install'], env, { timeout: 900_000 });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/error: hook install.d\/00-fail-on-purpose of element 'fail-install' failed with exit status 3/);
     expect(r.stderr).toContain('marker-7731');

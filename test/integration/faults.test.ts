@@ -30,7 +30,7 @@ function hostState() {
 }
 let before: ReturnType<typeof hostState>;
 
-beforeAll(() => {
+beforeAll(async () => {
   mkdirSync(tmp, { recursive: true });
   mkdirSync(out, { recursive: true });
   // tiny-os: the cached debootstrap tree, nothing installed: a chroot-able root in seconds.
@@ -47,7 +47,7 @@ beforeAll(() => {
   for (const p of PHASES) spec[`fail-${p}`] = { [DIRS[p]]: { '00-fail-here': x(`echo "failing in ${p} on purpose"\nexit 7`) } };
   writeTree(elements, spec as never);
   if (!readdirSync(CACHE, { withFileTypes: true }).some((d) => /^debootstrap-debian-bookworm-amd64-.*\.tar$/.test(d.name))) {
-    const r = runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-t', 'tar', '-o', join(out, 'seed'), 'debian-minimal'], env, { timeout: 1_800_000 });
+    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-t', 'tar', '-o', join(out, 'seed'), 'debian-minimal'], env, { timeout: 1_800_000 });
     if (r.status !== 0) throw new Error(`could not make the cached base tree:\n${r.stderr.slice(-2000)}`);
   }
   before = hostState();
@@ -66,16 +66,16 @@ function expectCleanAfter(name: string) {
 }
 
 describe('fault injection', () => {
-  it('the fault-free tiny build succeeds (the baseline the faults are injected into)', () => {
-    const r = build('ok', []);
+  it('the fault-free tiny build succeeds (the baseline the faults are injected into)', async () => {
+    const r = await build('ok', []);
     expect(r.stderr.slice(-1500)).toContain('Build completed successfully');
     expect(existsSync(join(out, 'ok.qcow2'))).toBe(true);
     expectCleanAfter('ok');
   });
 
   for (const phase of PHASES) {
-    it(`a failing hook in ${phase}.d: exit 1 naming it, nothing left`, () => {
-      const r = build(`fail-${phase}`, [`fail-${phase}`]);
+    it(`a failing hook in ${phase}.d: exit 1 naming it, nothing left`, async () => {
+      const r = await build(`fail-${phase}`, [`fail-${phase}`]);
       expect(r.status).toBe(1);
       expect(r.stderr).toContain(`hook ${phase}.d/00-fail-here of element 'fail-${phase}' failed with exit status 7`);
       expect(r.stderr).toContain(`failing in ${phase} on purpose`);
@@ -85,8 +85,8 @@ describe('fault injection', () => {
   }
 
   for (const tool of ['losetup', 'sfdisk', 'partx', 'mkfs', 'mount', 'qemu-img']) {
-    it(`${tool} failing: exit 1 with the command, nothing left`, () => {
-      const r = build(`tool-${tool}`, [], { DIB_TS_FAULT_COMMAND: tool });
+    it(`${tool} failing: exit 1 with the command, nothing left`, async () => {
+      const r = await build(`tool-${tool}`, [], { DIB_TS_FAULT_COMMAND: tool });
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`error: command failed \\(exit 1\\): ${tool === 'mkfs' ? 'mkfs\\.ext4' : tool}`));
       expect(r.stderr).toContain('injected fault');
@@ -94,8 +94,8 @@ describe('fault injection', () => {
     });
   }
 
-  it('grub-install failing (called by the bootloader hook in the chroot): exit 1 naming the hook, nothing left', () => {
-    const r = runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'tool-grub'), 'debian-minimal', 'vm'], { ...env, DIB_TS_FAULT_COMMAND: 'grub-install' }, { timeout: 1_800_000 });
+  it('grub-install failing (called by the bootloader hook in the chroot): exit 1 naming the hook, nothing left', async () => {
+    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'tool-grub'), 'debian-minimal', 'vm'], { ...env, DIB_TS_FAULT_COMMAND: 'grub-install' }, { timeout: 1_800_000 });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("hook finalise.d/50-bootloader of element 'bootloader' failed");
     expect(r.stderr).toContain('grub-install: injected fault');
@@ -106,8 +106,8 @@ describe('fault injection', () => {
     FULL ? PHASES.flatMap((p) => [['SIGTERM', `before-${p}`], ['SIGTERM', `after-${p}`], ['SIGINT', `after-${p}`]]) : [['SIGTERM', 'after-install'], ['SIGTERM', 'before-finalise'], ['SIGTERM', 'after-cleanup']],
   );
   for (const [signal, point] of signalPoints) {
-    it(`${signal} at ${point}: exit 130, nothing left`, () => {
-      const r = build(`sig-${signal}-${point}`, ['bg-process'], { DIB_TS_FAULT_SIGNAL: `${signal}@${point}` });
+    it(`${signal} at ${point}: exit 130, nothing left`, async () => {
+      const r = await build(`sig-${signal}-${point}`, ['bg-process'], { DIB_TS_FAULT_SIGNAL: `${signal}@${point}` });
       expect(r.stderr).toContain(`interrupted by ${signal}, cleaning up`);
       expect(r.status).toBe(130);
       expect(existsSync(join(out, `sig-${signal}-${point}.qcow2`))).toBe(false);
@@ -125,8 +125,8 @@ describe('fault injection', () => {
     });
   }
 
-  it('a hook that leaves a daemon and one that mounts inside the target: the build succeeds and cleans both up', () => {
-    const r = build('bg-and-mount', ['bg-process', 'mounts-inside']);
+  it('a hook that leaves a daemon and one that mounts inside the target: the build succeeds and cleans both up', async () => {
+    const r = await build('bg-and-mount', ['bg-process', 'mounts-inside']);
     expect(r.stderr.slice(-1500)).toContain('Build completed successfully');
     expect(r.stderr).toMatch(/killing process \d+ left running in the image/);
     expectCleanAfter('bg-and-mount');
@@ -137,19 +137,19 @@ describe('fault injection', () => {
     process.kill(-child.pid!, 'SIGKILL'); // the whole process group, like an OOM kill or power loss
     await exited;
     expect(findLeaks(root).mounts.length).toBeGreaterThan(0);
-    const r = runCli('disk-image-create', ['--cleanup-stale'], env);
+    const r = await runCli('disk-image-create', ['--cleanup-stale'], env);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/released: unmounted .*\/mnt\/proc/);
     expect(r.stdout).toMatch(/released: removed .*dib_build\./);
     expectCleanAfter('killed');
-    expect(runCli('disk-image-create', ['--cleanup-stale'], env).stdout).toBe('nothing to release\n');
+    expect((await runCli('disk-image-create', ['--cleanup-stale'], env)).stdout).toBe('nothing to release\n');
   });
 });
 
 describe('break points', () => {
-  it('break=after-root runs break_cmd on the host and the build goes on', () => {
+  it('break=after-root runs break_cmd on the host and the build goes on', async () => {
     const marker = join(root, 'break-marker');
-    const r = build('break', [], { break: 'after-root', break_cmd: `echo "at $TMP_BUILD_DIR" > ${marker}` });
+    const r = await build('break', [], { break: 'after-root', break_cmd: `echo "at $TMP_BUILD_DIR" > ${marker}` });
     expect(r.stderr).toContain('At stage after-root');
     expect(r.stderr.slice(-1500)).toContain('Build completed successfully');
     expect(readFileSync(marker, 'utf8')).toMatch(/^at .*dib_build\./);
@@ -170,7 +170,7 @@ describe('concurrent builds', () => {
 
   it('a second build writing the same output fails cleanly while the first goes on', async () => {
     const { child: first, exited } = await spawnUntil('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'same'), 'tiny-os', 'block-device-mbr', 'slow-hook'], env, 'READY-FOR-SIGNAL');
-    const second = build('same', []);
+    const second = await build('same', []);
     expect(second.status).toBe(2);
     expect(second.stderr).toMatch(/another build \(pid \d+\) is writing .*\/same/);
     first.kill('SIGINT');
@@ -180,11 +180,11 @@ describe('concurrent builds', () => {
 });
 
 describe('secrets', () => {
-  it('DIB_DEV_USER_PASSWORD appears nowhere: logs, events, manifests, image', () => {
+  it('DIB_DEV_USER_PASSWORD appears nowhere: logs, events, manifests, image', async () => {
     const secret = 'Sup3r-S3cret-Value-4711';
     const logfile = join(out, 'secret.log');
     const events = join(out, 'secret.events');
-    const r = runCli('disk-image-create', ['--image-cache', CACHE, '-n', '--logfile', logfile, '--events', events, '-t', 'raw', '-o', join(out, 'secret'), 'debian-minimal', 'block-device-mbr', 'devuser'],
+    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '--logfile', logfile, '--events', events, '-t', 'raw', '-o', join(out, 'secret'), 'debian-minimal', 'block-device-mbr', 'devuser'],
       { ...env, DIB_DEV_USER_PASSWORD: secret, DIB_DEV_USER_PWDLESS_SUDO: '1', DIB_QUIET: '0' }, { timeout: 1_800_000 });
     expect(r.stderr.slice(-1500)).toContain('Build completed successfully');
     expect(r.stderr).not.toContain(secret);

@@ -24,23 +24,23 @@ afterAll(() => dir.remove());
 const info = (args: string[], extra: Record<string, string> = {}) => runCli('element-info', args, { ELEMENTS_PATH: root, DIB_DEFAULT_OS_ELEMENT: '', ...extra });
 
 describe('element-info', () => {
-  it('prints the expanded set in dependency order', () => {
-    const r = info(['app', 'myos']);
+  it('prints the expanded set in dependency order', async () => {
+    const r = await info(['app', 'myos']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('lib app myos\n');
   });
 
-  it('--env output evaluates in bash like DIB\'s', () => {
-    const r = info(['--env', 'app', 'myos']);
+  it('--env output evaluates in bash like DIB\'s', async () => {
+    const r = await info(['--env', 'app', 'myos']);
     expect(r.status).toBe(0);
     const script = `${r.stdout}\neval declare -A arr=($(get_image_element_array))\necho "$IMAGE_ELEMENT"\necho "\${arr[app]}"\necho "$IMAGE_ELEMENT_YAML"`;
     const out = execFileSync('bash', ['-c', script]).toString();
     expect(out).toBe(`lib app myos\n${join(root, 'app')}\napp: ${join(root, 'app')}\nlib: ${join(root, 'lib')}\nmyos: ${join(root, 'myos')}\n\n`);
   });
 
-  it('--json lists each element with path, deps, provides and who pulled it in', () => {
-    const r = info(['--json', 'app', 'myos']);
+  it('--json lists each element with path, deps, provides and who pulled it in', async () => {
+    const r = await info(['--json', 'app', 'myos']);
     const data = JSON.parse(r.stdout);
     expect(data.elements).toEqual([
       { name: 'lib', path: join(root, 'lib'), deps: [], provides: [], pulledBy: 'app' },
@@ -50,8 +50,8 @@ describe('element-info', () => {
     expect(data.providedBy).toEqual({ 'operating-system': 'myos' });
   });
 
-  it('--plan shows hooks per phase with owner and chroot, environment files and packages', () => {
-    const r = info(['--plan', '--json', '-n', 'app', 'myos']);
+  it('--plan shows hooks per phase with owner and chroot, environment files and packages', async () => {
+    const r = await info(['--plan', '--json', '-n', 'app', 'myos']);
     expect(r.status).toBe(0);
     const plan = JSON.parse(r.stdout);
     const phase = (name: string) => plan.phases.find((p: { phase: string }) => p.phase === name);
@@ -62,15 +62,15 @@ describe('element-info', () => {
     expect(phase('install').ignored).toEqual([{ name: '60-not-run.sh', element: 'app', reason: 'bad-name' }]);
     expect(plan.environmentFiles.map((f: { name: string }) => f.name)).toEqual(['10-myos.bash']);
     expect(plan.packages['install.d']).toEqual({ install: [['curl', 'app'], ['build-essential', 'app']], uninstall: [['build-essential', 'app']] });
-    const text = info(['--plan', '-n', 'app', 'myos']).stdout;
+    const text = (await info(['--plan', '-n', 'app', 'myos'])).stdout;
     expect(text).toContain('Phase finalise (finalise.d, in chroot): 1 hook');
     expect(text).toMatch(/10-lib-final\s+lib/);
   });
 
-  it('--plan adds base (from the shipped elements) unless -n', () => {
-    const withBase = JSON.parse(info(['--plan', '--json', 'app', 'myos']).stdout);
+  it('--plan adds base (from the shipped elements) unless -n', async () => {
+    const withBase = JSON.parse((await info(['--plan', '--json', 'app', 'myos'])).stdout);
     expect(withBase.elements.find((e: { name: string }) => e.name === 'base').pulledBy).toBe('(command line)');
-    const without = JSON.parse(info(['--plan', '--json', '-n', 'app', 'myos']).stdout);
+    const without = JSON.parse((await info(['--plan', '--json', '-n', 'app', 'myos'])).stdout);
     expect(without.elements.map((e: { name: string }) => e.name)).not.toContain('base');
   });
 
@@ -87,9 +87,9 @@ describe('element-info', () => {
     ['no element', [], {}, /at least one element is required/],
   ];
   for (const [what, args, env, message] of bad) {
-    it(`rejects ${what}: exit 2, a message and a hint, no stack trace, nothing written`, () => {
+    it(`rejects ${what}: exit 2, a message and a hint, no stack trace, nothing written`, async () => {
       const before = readdirSync(dir.path).sort();
-      const r = info(args, env);
+      const r = await info(args, env);
       expect(r.status).toBe(2);
       expect(r.stdout).toBe('');
       expect(r.stderr).toMatch(message);
@@ -100,24 +100,24 @@ describe('element-info', () => {
     });
   }
 
-  it('cycles are fine', () => expect(info(['cyc1', 'myos']).stdout).toBe('cyc1 cyc2 myos\n'));
+  it('cycles are fine', async () => expect((await info(['cyc1', 'myos'])).stdout).toBe('cyc1 cyc2 myos\n'));
 
-  it('an unreadable element-deps is exit 2 naming the file', () => {
+  it('an unreadable element-deps is exit 2 naming the file', async () => {
     const t = tempDir();
     writeTree(t.path, { os: el([], ['operating-system']), broken: { 'element-deps': { 'not-a-file': '' } } });
-    const r = runCli('element-info', ['broken', 'os'], { ELEMENTS_PATH: t.path });
+    const r = await runCli('element-info', ['broken', 'os'], { ELEMENTS_PATH: t.path });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(join(t.path, 'broken', 'element-deps'));
     t.remove();
   });
 
-  it('the shipped elements resolve with the default OS', () => {
+  it('the shipped elements resolve with the default OS', async () => {
     expect(existsSync(join(import.meta.dirname, '..', '..', '..', 'elements', 'base'))).toBe(true);
-    const r = runCli('element-info', ['base', 'vm', 'block-device-mbr'], { ELEMENTS_PATH: '' });
+    const r = await runCli('element-info', ['base', 'vm', 'block-device-mbr'], { ELEMENTS_PATH: '' });
     expect(r.stderr).toContain("adding the default 'debian'");
     expect(r.status).toBe(0);
     expect(r.stdout.trim().split(' ')).toEqual(expect.arrayContaining(['debian', 'debian-minimal', 'cloud-init', 'openssh-server', 'growroot']));
-    const plan = runCli('element-info', ['--plan', '--json', 'vm'], { ELEMENTS_PATH: '' });
+    const plan = await runCli('element-info', ['--plan', '--json', 'vm'], { ELEMENTS_PATH: '' });
     expect(JSON.parse(plan.stdout).elements.find((e: { name: string }) => e.name === 'block-device-mbr').pulledBy).toBe('(default block device for vm)');
   });
 });
