@@ -1,5 +1,6 @@
 // Run one phase's hooks, outside the image or inside its chroot, with environment.d sourced first.
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { DEFAULT_RUN_PARTS_REGEX, type MergedEntry, selectHooks } from '../elements/hooks.js';
 import { join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
 import { CleanupStack } from '../core/cleanup-stack.js';
@@ -58,8 +59,7 @@ export interface PhaseOptions {
 
 export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOptions): Promise<void> {
   await injectSignal(`before-${phase.name}`);
-  const planned = ctx.plan.phases.find((p) => p.phase.name === phase.name)!;
-  const hooks = planned.hooks;
+  const hooks = hooksAtRunTime(ctx, phase);
   const hasDir = ctx.plan.tree.dirs.has(phase.dir);
   // DIB: in-chroot phases (and their break points) only run when some element has the directory.
   if (phase.inChroot && !hasDir) {
@@ -142,6 +142,32 @@ async function injectSignal(point: string): Promise<void> {
   if (at !== point) return;
   process.kill(process.pid, signal as NodeJS.Signals);
   await new Promise((r) => setTimeout(r, 50)); // let the handler run, as it would for a real signal
+}
+
+/**
+ * The hooks to run, read from the merged tree when the phase starts (as dib-run-parts does): earlier
+ * phases may add some, e.g. install-types links `install.d/<prefix>-<type>-install/*` at extra-data.
+ * Each keeps the element that owns it, or the element of the directory a link points into.
+ */
+export function hooksAtRunTime(ctx: BuildContext, phase: Phase): MergedEntry[] {
+  const dir = join(ctx.hooksDir, phase.dir);
+  if (!existsSync(dir)) return [];
+  const planned = ctx.plan.tree.dirs.get(phase.dir) ?? new Map<string, MergedEntry>();
+  const ownerOf = (name: string): string => {
+    const known = planned.get(name);
+    if (known) return known.element;
+    try {
+      const target = readlinkSync(join(dir, name));
+      const first = target.split('/').find((c) => c && c !== '.');
+      return (first && planned.get(first)?.element) || '(generated)';
+    } catch {
+      return '(generated)';
+    }
+  };
+  const entries = readdirSync(dir)
+    .filter((n) => !n.startsWith('.'))
+    .map((name) => ({ name, path: join(dir, name), element: ownerOf(name), isDirectory: false, mergedFrom: [] }));
+  return selectHooks(entries, ctx.env.RUN_PARTS_REGEX || DEFAULT_RUN_PARTS_REGEX).runs;
 }
 
 /** DIB's break points: `break=before-install,after-error` opens a shell (in the chroot for chroot phases). */

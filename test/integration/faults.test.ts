@@ -42,6 +42,34 @@ beforeAll(async () => {
     },
     'bg-process': { 'install.d': { '10-leave-a-daemon': x('setsid sleep 1000 >/dev/null 2>&1 < /dev/null &\necho left a background process') } },
     'mounts-inside': { 'install.d': { '10-mount-something': x('mkdir -p /mnt/inner\nmount -t tmpfs tmpfs /mnt/inner\necho mounted') } },
+    // Shipped infrastructure elements, each checked by a hook that fails the build if it stopped working.
+    contracts: {
+      'element-deps': 'install-types\ninstall-static\ninstall-bin\nmanifests\nsysprep\ndib-init-system\nenable-serial-console\n',
+      'install.d': { '70-contracts-source-install': { '70-contracts-typed': x('touch /etc/contracts-install-type-source') } },
+      static: { etc: { 'contracts-static': 'from static/\n' } },
+      bin: { 'contracts-tool': x('echo tool') },
+      'init-scripts': { systemd: { 'contracts.service': '[Unit]\nDescription=contracts\n' } },
+      'post-install.d': { '90-check-contracts': x([
+        'test -f /etc/contracts-install-type-source   # install-types linked the source variant',
+        'grep -q "from static" /etc/contracts-static   # install-static',
+        'test -x /usr/local/bin/contracts-tool         # install-bin',
+        'test -f /usr/lib/systemd/system/contracts.service  # dib-init-system',
+        'test -f /etc/udev/rules.d/99-serial-console.rules  # enable-serial-console',
+      ].join('\n')) },
+      'cleanup.d': { '90-check-contracts-late': x([
+        'grep -qx contracts "$TARGET_ROOT/etc/dib-manifests/dib-element-manifest"   # manifests',
+        'grep -qx uninitialized "$TARGET_ROOT/etc/machine-id"                      # sysprep',
+      ].join('\n')) },
+    },
+    'check-devuser-nocloud': {
+      'element-deps': 'devuser\ncloud-init-nocloud\n',
+      'cleanup.d': { '90-check-devuser-nocloud': x([
+        'grep -q "^devuser:" "$TARGET_ROOT/etc/passwd"                               # devuser',
+        'test "$(stat -c %a "$TARGET_ROOT/etc/sudoers.d/devuser")" = 440',
+        'test -f "$TARGET_ROOT/var/lib/cloud/seed/nocloud/meta-data"                 # cloud-init-nocloud',
+        'grep -q "NoCloud, None" "$TARGET_ROOT/etc/cloud/cloud.cfg.d/91-dib-cloud-init-datasources.cfg"',
+      ].join('\n')) },
+    },
     'slow-hook': { 'install.d': { '10-wait': x('sleep 1000 &\necho READY-FOR-SIGNAL\nsleep 1000') } },
   };
   for (const p of PHASES) spec[`fail-${p}`] = { [DIRS[p]]: { '00-fail-here': x(`echo "failing in ${p} on purpose"\nexit 7`) } };
@@ -66,8 +94,8 @@ function expectCleanAfter(name: string) {
 }
 
 describe('fault injection', () => {
-  it('the fault-free tiny build succeeds (the baseline the faults are injected into)', async () => {
-    const r = await build('ok', []);
+  it('the fault-free tiny build succeeds (the baseline the faults are injected into); infrastructure elements keep their contracts', async () => {
+    const r = await build('ok', ['contracts']);
     expect(r.stderr.slice(-1500)).toContain('Build completed successfully');
     expect(existsSync(join(out, 'ok.qcow2'))).toBe(true);
     expectCleanAfter('ok');
@@ -184,7 +212,7 @@ describe('secrets', () => {
     const secret = 'Sup3r-S3cret-Value-4711';
     const logfile = join(out, 'secret.log');
     const events = join(out, 'secret.events');
-    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '--logfile', logfile, '--events', events, '-t', 'raw', '-o', join(out, 'secret'), 'debian-minimal', 'block-device-mbr', 'devuser'],
+    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '--logfile', logfile, '--events', events, '-t', 'raw', '-o', join(out, 'secret'), 'debian-minimal', 'block-device-mbr', 'check-devuser-nocloud'],
       { ...env, DIB_DEV_USER_PASSWORD: secret, DIB_DEV_USER_PWDLESS_SUDO: '1', DIB_QUIET: '0' }, { timeout: 1_800_000 });
     expect(r.stderr.slice(-1500)).toContain('Build completed successfully');
     expect(r.stderr).not.toContain(secret);

@@ -122,3 +122,20 @@ describe('element-info', () => {
   });
 });
 
+
+describe('element-info --plan and install types', () => {
+  it('shows the scripts install-types will link for the chosen type', async () => {
+    const t = tempDir();
+    writeTree(t.path, {
+      os: el([], ['operating-system']),
+      'install-types': el(),
+      app: el(['install-types'], [], { 'install.d': { 'app-source-install': { '60-from-source': { exec: '#!/bin/sh\n' } }, 'app-package-install': { '60-from-package': { exec: '#!/bin/sh\n' } } } }),
+    });
+    const hooks = async (extra: Record<string, string>) =>
+      JSON.parse((await runCli('element-info', ['--plan', '--json', '-n', 'app', 'os'], { ELEMENTS_PATH: t.path, ...extra })).stdout)
+        .phases.find((p: { phase: string }) => p.phase === 'install').hooks.map((h: { name: string; element: string }) => `${h.element}/${h.name}`);
+    expect(await hooks({})).toEqual(['app/60-from-source']);
+    expect(await hooks({ DIB_INSTALLTYPE_app: 'package' })).toEqual(['app/60-from-package']);
+    t.remove();
+  });
+});
