@@ -28,8 +28,8 @@ afterAll(() => {
 });
 
 describe('the named elements, proven in a booted VM', () => {
-  it('base vm heat-cfntools cloud-init growroot stackuser local-config: image-verify with a config drive passes every check', async () => {
-    const build = await runCli('disk-image-create', ['--image-cache', CACHE, '-o', join(out, 'cloud'), 'vm', 'heat-cfntools', 'cloud-init', 'growroot', 'stackuser', 'local-config'], env, { timeout: 1_800_000 });
+  it('base vm heat-cfntools cloud-init growroot stackuser local-config (+ the TripleO agents): image-verify with a config drive passes every check', async () => {
+    const build = await runCli('disk-image-create', ['--image-cache', CACHE, '-o', join(out, 'cloud'), 'vm', 'heat-cfntools', 'cloud-init', 'growroot', 'stackuser', 'local-config', 'os-collect-config'], env, { timeout: 1_800_000 });
     expect(build.stderr.slice(-2000)).toContain('Build completed successfully');
     const junit = join(out, 'cloud.junit.xml');
     const verify = await runCli('image-verify', ['--junit', junit, join(out, 'cloud.qcow2')], env, { timeout: 1_800_000 });
@@ -37,6 +37,8 @@ describe('the named elements, proven in a booted VM', () => {
     expect(verify.stdout).toMatch(/^\s+PASS\s+online\s+root-grown$/m);
     expect(verify.stdout).toMatch(/^\s+PASS\s+element heat-cfntools\/cfn-tools-start$/m);
     expect(verify.stdout).toMatch(/^\s+PASS\s+element stackuser\/stack-user-sudo$/m);
+    expect(verify.stdout).toMatch(/^\s+PASS\s+element os-collect-config\/collector-enabled$/m);
+    expect(verify.stdout).toMatch(/^\s+PASS\s+element os-refresh-config\/os-refresh-config-runs$/m);
     expect(verify.stdout).toMatch(/^\d+ passed, 0 failed$/m);
     expect(verify.status).toBe(0);
     expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite [^>]*failures="0"/);
