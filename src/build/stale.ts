@@ -1,8 +1,8 @@
 // Release what dead builds left behind, exactly as their ledgers name it (never by pattern matching).
 import { existsSync, rmSync } from 'node:fs';
 import { type Runner } from '../core/exec.js';
-import { safeRemoveTree } from '../core/fs.js';
-import { findStaleLedgers } from '../core/ledger.js';
+import { findStaleLedgers, removeWorkDir } from '../core/ledger.js';
+import { mountsBelow } from '../core/mountinfo.js';
 import type { Logger } from '../core/log.js';
 import { detachLoop, loopsBackedBy, unmapPartitions } from '../disk/loop.js';
 import { unmountTree } from '../target/mounts.js';
@@ -16,8 +16,10 @@ export async function cleanupStaleBuilds(runner: Runner, log: Logger, tmpDir: st
     for (const entry of stale.pending) {
       switch (entry.kind) {
         case 'mount':
-          await unmountTree(runner, entry.path);
-          released.push(`unmounted ${entry.path}`);
+          if (mountsBelow(entry.path).length) {
+            await unmountTree(runner, entry.path);
+            released.push(`unmounted ${entry.path}`);
+          }
           break;
         case 'partitions':
           for (const device of await loopsBackedBy(runner, entry.file)) {
@@ -40,7 +42,7 @@ export async function cleanupStaleBuilds(runner: Runner, log: Logger, tmpDir: st
         case 'dir':
           if (existsSync(entry.path)) {
             await unmountTree(runner, entry.path);
-            safeRemoveTree(entry.path);
+            removeWorkDir(entry.path);
             released.push(`removed ${entry.path}`);
           }
           break;
@@ -48,7 +50,7 @@ export async function cleanupStaleBuilds(runner: Runner, log: Logger, tmpDir: st
     }
     if (existsSync(stale.workDir)) {
       await unmountTree(runner, stale.workDir);
-      safeRemoveTree(stale.workDir);
+      removeWorkDir(stale.workDir);
       released.push(`removed ${stale.workDir}`);
     }
   }

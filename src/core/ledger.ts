@@ -3,6 +3,7 @@
 // can be cleaned up later by releasing exactly what its ledger names.
 import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { safeRemoveTree } from './fs.js';
 
 export type LedgerEntry =
   | { kind: 'dir'; path: string }
@@ -60,6 +61,12 @@ export function ledgerRecord(entry: LedgerEntry): () => void {
   if (!ledger) return () => {};
   const id = ledger.record(entry);
   return () => ledger.released(id);
+}
+
+/** Remove a build's work directory with its ledger last, so a kill in the middle can still be cleaned up. */
+export function removeWorkDir(workDir: string): void {
+  for (const name of readdirSync(workDir)) if (name !== LEDGER_NAME) safeRemoveTree(join(workDir, name));
+  safeRemoveTree(workDir);
 }
 
 /** Field 22 of /proc/PID/stat: the start time, which tells a live owner from a reused pid. */

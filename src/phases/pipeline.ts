@@ -5,7 +5,7 @@ import type { BuildContext } from '../build/context.js';
 import { CleanupStack, errorMessage } from '../core/cleanup-stack.js';
 import { BuildError } from '../core/errors.js';
 import { makeTempDir, safeRemoveTree } from '../core/fs.js';
-import { LEDGER_NAME, Ledger, ledgerRecord, setActiveLedger } from '../core/ledger.js';
+import { LEDGER_NAME, Ledger, ledgerRecord, removeWorkDir, setActiveLedger } from '../core/ledger.js';
 import { mountsBelow } from '../core/mountinfo.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
 import { renderFstab, rootFilesystem } from '../disk/layout.js';
@@ -124,7 +124,7 @@ async function prepareWorkDir(ctx: BuildContext): Promise<void> {
     await killProcessesRootedIn(workDir, ctx.log);
     await unmountTree(ctx.runner, workDir);
     setActiveLedger(undefined);
-    safeRemoveTree(workDir);
+    removeWorkDir(workDir);
   }, `umount -R ${workDir}; rm -rf ${workDir}`);
   mkdirSync(ctx.imageDir);
   copyHooksTree(ctx);
