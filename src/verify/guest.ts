@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { CleanupStack } from '../core/cleanup-stack.js';
+import { BuildError } from '../core/errors.js';
 import type { Runner } from '../core/exec.js';
 import { qemuAccelArgs } from './accel.js';
 
@@ -59,7 +60,7 @@ export async function startGuest(runner: Runner, options: GuestOptions, stack: C
     }
   }, `pkill -f ${overlay}`);
   await new Promise((r) => setTimeout(r, 500));
-  if (qemu.exitCode !== null) throw new Error(`qemu exited at once: ${stderr.trim()}`);
+  if (qemu.exitCode !== null) throw new BuildError(`qemu exited at once: ${stderr.trim()}`, { hint: 'check that qemu-system-x86 is installed and the image is a disk image (qcow2 or raw)' });
   return {
     sshPort,
     consoleLog,

@@ -2,6 +2,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CleanupStack } from '../core/cleanup-stack.js';
+import { UsageError } from '../core/errors.js';
 import type { Runner } from '../core/exec.js';
 import { attachLoopReadOnly, mapPartitions } from '../disk/loop.js';
 import { unmountTree } from '../target/mounts.js';
@@ -29,7 +30,7 @@ export async function mountImageReadOnly(runner: Runner, image: string, dir: str
     if (existsSync(join(mnt, 'etc', 'fstab'))) return mnt;
     await unmountTree(runner, mnt);
   }
-  throw new Error(`no root filesystem (one with /etc/fstab) found in ${image}`);
+  throw new UsageError('invalid-image', `no root filesystem (one with /etc/fstab) found in ${image}`, { hint: 'image-verify checks whole-disk images made by disk-image-create (qcow2 or raw)' });
 }
 
 export function listDir(path: string): string[] {

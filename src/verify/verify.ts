@@ -3,6 +3,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { CleanupStack } from '../core/cleanup-stack.js';
+import { BuildError } from '../core/errors.js';
 import type { Runner } from '../core/exec.js';
 import { makeTempDir, safeRemoveTree } from '../core/fs.js';
 import type { Logger } from '../core/log.js';
@@ -60,7 +61,7 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
         if (existsSync(manifest)) elements = readFileSync(manifest, 'utf8').split(/\s+/).filter(Boolean);
       } finally {
         const failures = await inspect.unwind();
-        if (failures.length) throw new Error(`could not release the inspected image: ${failures.map((f) => f.label).join(', ')}`);
+        if (failures.length) throw new BuildError(`could not release the inspected image: ${failures.map((f) => f.label).join(', ')}`, { hint: failures.map((f) => f.manual).filter(Boolean).join('\n') || undefined });
       }
       rmSync(join(dir, 'inspect.raw'), { force: true });
     });
