@@ -1,9 +1,9 @@
 // `element-info`: DIB-compatible element expansion, plus --json and --plan.
 import yargs from 'yargs';
-import { stringify } from 'yaml';
 import { UsageError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { type BuildPlan, type ElementSelection, buildElementList, defaultBlockDeviceFor, planBuild, selectElements } from '../elements/plan.js';
+import type { BuildPlan } from '../elements/plan.js';
+import { type ElementSelection, buildElementList, defaultBlockDeviceFor, selectElements } from '../elements/select.js';
 import { normaliseArch, hostArch } from '../config/settings.js';
 
 export async function runElementInfo(argv: string[], log: Logger): Promise<number> {
@@ -32,6 +32,7 @@ export async function runElementInfo(argv: string[], log: Logger): Promise<numbe
     const requested = buildElementList(elements, { skipBase: args.skipBase });
     const selection = selectElements(requested, { elementsPath: env.ELEMENTS_PATH, defaultOsElement, defaultBlockDevice: defaultBlockDeviceFor(arch) });
     selection.warnings.forEach((w) => log.warn(w));
+    const { planBuild } = await import('../elements/plan.js');
     const plan = planBuild(selection, { ...env, ARCH: arch });
     process.stdout.write(args.json ? JSON.stringify(planToJson(plan), null, 2) + '\n' : renderPlan(plan));
     return 0;
@@ -39,13 +40,14 @@ export async function runElementInfo(argv: string[], log: Logger): Promise<numbe
   const selection = selectElements(elements, { elementsPath: env.ELEMENTS_PATH, defaultOsElement });
   selection.warnings.forEach((w) => log.warn(w));
   if (args.json) process.stdout.write(JSON.stringify(selectionToJson(selection), null, 2) + '\n');
-  else if (args.env) process.stdout.write(renderEnv(selection));
+  else if (args.env) process.stdout.write(await renderEnv(selection));
   else process.stdout.write(selection.elements.map((e) => e.name).join(' ') + '\n');
   return 0;
 }
 
 /** The three things DIB's `--env` prints for the engine to eval. */
-export function renderEnv(selection: ElementSelection): string {
+export async function renderEnv(selection: ElementSelection): Promise<string> {
+  const { stringify } = await import('yaml');
   const names = selection.elements.map((e) => e.name);
   const yamlMap: Record<string, string> = {};
   for (const e of [...selection.elements].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) yamlMap[e.name] = e.path;

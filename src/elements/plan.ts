@@ -6,17 +6,10 @@ import { PHASES, type Phase } from '../phases/phase-table.js';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type HooksTree, type MergedEntry, DEFAULT_RUN_PARTS_REGEX, mergeHooksTree, selectEnvironmentFiles, selectHooks } from './hooks.js';
-import { orderElements } from './order.js';
 import { type PackageEntry, type SquashedPackages, readPackageInstalls, squashPackages } from './packages.js';
-import { type ResolveOptions, type ResolvedElement, resolveElements } from './resolve.js';
-import { type ElementIndex, loadElementIndex } from './search-path.js';
+import type { ElementSelection } from './select.js';
 
-export interface ElementSelection {
-  index: ElementIndex;
-  elements: ResolvedElement[];
-  providedBy: Map<string, string>;
-  warnings: string[];
-}
+export { type ElementSelection, type SelectOptions, buildElementList, defaultBlockDeviceFor, selectElements } from './select.js';
 
 export interface PhasePlan {
   phase: Phase;
@@ -30,33 +23,6 @@ export interface BuildPlan extends ElementSelection {
   environmentFiles: MergedEntry[];
   packageEntries: PackageEntry[];
   packages: SquashedPackages;
-}
-
-export interface SelectOptions extends ResolveOptions {
-  elementsPath: string | undefined;
-  /** Override the built-in element directory (tests); null: none. */
-  builtinDir?: string | null;
-}
-
-/** Resolve and order; every problem is a UsageError (exit 2). */
-export function selectElements(requested: string[], options: SelectOptions): ElementSelection {
-  const index = options.builtinDir === undefined ? loadElementIndex(options.elementsPath) : loadElementIndex(options.elementsPath, options.builtinDir);
-  const { set, providedBy, warnings } = resolveElements(index, requested, options);
-  return { index, elements: orderElements(set, providedBy), providedBy, warnings };
-}
-
-/**
- * disk-image-create's list pre-processing: `base` first unless skipped. (The `vm` → block-device default
- * is applied by the resolver through `defaultBlockDevice`, so it also works when `vm` is a dependency.)
- * Unlike DIB, an `IMAGE_ELEMENT` in the caller's environment is not prepended.
- */
-export function buildElementList(requested: string[], options: { skipBase: boolean }): string[] {
-  return options.skipBase || requested.includes('base') ? [...requested] : ['base', ...requested];
-}
-
-/** The default block-device element for `vm` on this architecture (DIB: efi on arm64/aarch64). */
-export function defaultBlockDeviceFor(arch: string): string {
-  return arch === 'arm64' || arch === 'aarch64' ? 'block-device-efi' : 'block-device-mbr';
 }
 
 export function planBuild(selection: ElementSelection, env: Record<string, string | undefined>): BuildPlan {
