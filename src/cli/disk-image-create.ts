@@ -190,7 +190,8 @@ function preflight(config: BuildConfig, elements: string[], fsTypes: string[], m
   const problems: UsageError[] = [];
   if (process.getuid?.() !== 0) problems.push(new UsageError('not-root', 'disk-image-create must run as root (it uses chroot, mount and loop devices)', { hint: 'run it with sudo' }));
   const tools = new Set(['losetup', 'sfdisk', 'partx', 'mount', 'umount', 'chroot', 'fstrim', 'bash', 'cp', 'du']);
-  for (const t of config.imageTypes) if (!['raw', 'tar', 'tgz'].includes(t)) tools.add('qemu-img');
+  for (const t of config.imageTypes) if (!['raw', 'tar', 'tgz', 'squashfs'].includes(t)) tools.add('qemu-img');
+  if (config.imageTypes.includes('squashfs')) tools.add('mksquashfs');
   for (const fs of fsTypes) tools.add(fs === 'vfat' ? 'mkfs.vfat' : fs === 'swap' ? 'mkswap' : `mkfs.${fs}`);
   if (elements.includes('debootstrap')) tools.add('debootstrap');
   if (config.verify) for (const t of ['qemu-system-x86_64', 'xorriso', 'ssh', 'ssh-keygen', 'blkid']) tools.add(t);
