@@ -1,6 +1,6 @@
 // disk-image-create's command line: DIB's flags, getopt prefixes, environment defaults, fixed upstream bugs.
 import { describe, expect, it } from 'vitest';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseDiskImageCreateArgs } from '../../../src/cli/disk-image-create.js';
@@ -66,8 +66,12 @@ describe('host apt configuration', () => {
         'other.list': 'deb https://packages.example/apt cloud-sdk main\n',
       },
     });
-    expect(readHostMirrors(dir)).toEqual({ mirror: 'http://mirror.example/debian', securityMirror: 'http://sec.example/debian-security' });
-    writeFileSync(join(dir, 'sources.list'), '');
-    expect(readHostMirrors(dir).mirror).toBeUndefined();
+    try {
+      expect(readHostMirrors(dir)).toEqual({ mirror: 'http://mirror.example/debian', securityMirror: 'http://sec.example/debian-security' });
+      writeFileSync(join(dir, 'sources.list'), '');
+      expect(readHostMirrors(dir).mirror).toBeUndefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
