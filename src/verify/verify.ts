@@ -96,6 +96,17 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
       }
     });
     report.bootSeconds = (Date.now() - start) / 1000;
+    if (up) {
+      // First boot goes on after sshd answers (cloud-init's config and final stages): wait for it to
+      // settle, polling over fresh connections, so the checks see the finished instance.
+      await log.step('wait for cloud-init to finish', async () => {
+        while ((Date.now() - start) / 1000 < o.timeoutSeconds) {
+          const r = await sshRun(runner, target, 'command -v cloud-init >/dev/null || { echo none; exit 0; }; sudo -n cloud-init status 2>/dev/null', 30);
+          if (r.status !== 255 && /status: (done|error|disabled)|^none$/m.test(r.output)) return;
+          await new Promise((r2) => setTimeout(r2, 3000));
+        }
+      });
+    }
     const checks = [...onlineChecks({ hostname, diskBytes: o.diskBytes }).map((c) => ({ ...c, group: 'online' as const })),
       ...elementChecks(new Map([...o.elementDirs].filter(([e]) => elements.includes(e)))).map((c) => ({ ...c, script: `sudo bash -s <<'IMAGE_VERIFY_EOF'\n${c.script}\nIMAGE_VERIFY_EOF\n`, group: 'element' as const }))];
     for (const c of checks.filter((x) => wanted(x.name))) {
