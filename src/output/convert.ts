@@ -1,10 +1,10 @@
 // Turn the raw disk into the requested formats; each written under a temporary name, renamed when complete.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { CleanupStack } from '../core/cleanup-stack.js';
 import type { Runner } from '../core/exec.js';
-import { ledgerRecord } from '../core/ledger.js';
+import { partialOutput } from './partial.js';
 
 export interface OutputOptions {
   stem: string;
@@ -30,12 +30,7 @@ export async function writeDiskOutputs(runner: Runner, raw: string, options: Out
   const ordered = [...diskTypes.filter((t) => t !== 'raw'), ...diskTypes.filter((t) => t === 'raw')];
   for (const type of ordered) {
     const final = outputPath(options.stem, type);
-    const temp = `${final}.partial-${process.pid}`;
-    const released = ledgerRecord({ kind: 'file', path: temp });
-    stack.push(`remove ${temp}`, () => {
-      rmSync(temp, { force: true });
-      released();
-    });
+    const { temp, commit } = partialOutput(final, stack);
     if (type === 'raw') {
       await runner.run(['cp', '--sparse=always', raw, temp]);
     } else {
@@ -46,7 +41,7 @@ export async function writeDiskOutputs(runner: Runner, raw: string, options: Out
       await runner.run([...argv, raw, temp]);
     }
     rotateOld(final, options.overwrite);
-    renameSync(temp, final);
+    commit();
     if (options.checksum) await writeChecksums(final);
     written.push(final);
   }

@@ -1,19 +1,13 @@
 // Filesystem-tree outputs written while the image is mounted: tar, tgz and squashfs (host /dev, /proc, /sys excluded).
-import { renameSync, rmSync } from 'node:fs';
 import type { CleanupStack } from '../core/cleanup-stack.js';
 import type { Runner } from '../core/exec.js';
-import { ledgerRecord } from '../core/ledger.js';
+import { partialOutput } from './partial.js';
 
 export async function writeTarOutputs(runner: Runner, root: string, stem: string, types: string[], stack: CleanupStack): Promise<string[]> {
   const written: string[] = [];
   for (const type of types.filter((t) => t === 'tar' || t === 'tgz' || t === 'squashfs')) {
     const final = type === 'squashfs' ? `${stem}.squash` : `${stem}.${type}`;
-    const temp = `${final}.partial-${process.pid}`;
-    const released = ledgerRecord({ kind: 'file', path: temp });
-    stack.push(`remove ${temp}`, () => {
-      rmSync(temp, { force: true });
-      released();
-    });
+    const { temp, commit } = partialOutput(final, stack);
     // Unlike DIB, the bind-mounted host /dev (and /proc, /sys) are not archived.
     if (type === 'squashfs') {
       // DIB names it .squash and (bug) only makes it when squashfs is the first type; here always.
@@ -23,7 +17,7 @@ export async function writeTarOutputs(runner: Runner, root: string, stem: string
       if (type === 'tgz') argv.push('-z');
       await runner.run([...argv, '-cf', temp, '.']);
     }
-    renameSync(temp, final);
+    commit();
     written.push(final);
   }
   return written;
