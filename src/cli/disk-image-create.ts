@@ -1,5 +1,5 @@
 // `disk-image-create`: DIB's flags through the settings table; validate everything, then build.
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import yargs, { type Options } from 'yargs';
 import { BuildContext } from '../build/context.js';
@@ -112,6 +112,7 @@ export async function parseDiskImageCreateArgs(argv: string[], env: NodeJS.Proce
 async function build(config: BuildConfig, argv: string[], log: Logger): Promise<number> {
   const env = process.env;
   if (!config.elements.length) throw new UsageError('usage', 'At least one distribution root element must be specified', { hint: 'e.g. disk-image-create vm (base and the default OS are added), or debian-minimal vm' });
+  for (const file of [config.logfile, config.eventsFile]) if (file && file !== '-') assertAppendable(String(file));
   const quiet = env.DIB_QUIET ?? (config.logfile ? '1' : '0');
   if (config.logfile) {
     const console = log.console;
@@ -183,6 +184,15 @@ async function build(config: BuildConfig, argv: string[], log: Logger): Promise<
     image, tmpDir: String(config.tmpDir || '/tmp'), seed: 'config-drive', user: 'debian', timeoutSeconds: 900, memoryMiB: 1024,
     diskBytes: 4 * 1024 ** 3, offlineOnly: false, uefi: false, elementDirs: new Map(plan.elements.map((e) => [e.name, e.path])), only: [],
   }, log);
+}
+
+/** --logfile / --events must be writable before the build starts (not a crash on the first log line). */
+function assertAppendable(file: string): void {
+  try {
+    appendFileSync(file, '');
+  } catch (error) {
+    throw new UsageError('invalid-output', `cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? error})`, { hint: 'give --logfile/--events a path in an existing, writable directory' });
+  }
 }
 
 /** Checks that need no side effects: root, host tools (with their Debian package), output path, mirror. */

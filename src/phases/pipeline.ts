@@ -37,11 +37,12 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   await run('root');
   assertRootPopulated(ctx.mountDir);
   const treeMounts = new CleanupStack();
-  ctx.stack.push('unmount the build tree', async () => {
+  const releaseTree = async () => {
     await killProcessesRootedIn(ctx.mountDir, log);
     await throwOnFailures(treeMounts.unwind());
     await unmountTree(runner, ctx.mountDir);
-  });
+  };
+  ctx.stack.push('unmount the build tree', releaseTree);
   swapInResolvConf(ctx.mountDir);
   await mountKernelFilesystems(runner, ctx.mountDir, treeMounts);
   writeInstallTypeEnvironment(ctx);
@@ -53,9 +54,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   await run('post-root');
 
   // 2. Unmount everything below the tree (kernel filesystems and element mounts) and set it aside.
-  await killProcessesRootedIn(ctx.mountDir, log);
-  await throwOnFailures(treeMounts.unwind());
-  await unmountTree(runner, ctx.mountDir);
+  await releaseTree();
   rmSync(join(ctx.mountDir, 'lost+found'), { recursive: true, force: true });
   renameSync(ctx.mountDir, ctx.builtDir);
   delete ctx.env.TMP_MOUNT_PATH;
@@ -80,10 +79,11 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
 
   // 4. Finalise on the real filesystems.
   const finalMounts = new CleanupStack();
-  diskStack.push('unmount kernel filesystems from the image', async () => {
+  const releaseFinalMounts = async () => {
     await killProcessesRootedIn(ctx.mountDir, log);
     await throwOnFailures(finalMounts.unwind());
-  });
+  };
+  diskStack.push('unmount kernel filesystems from the image', releaseFinalMounts);
   await mountKernelFilesystems(runner, ctx.mountDir, finalMounts);
   await run('pre-finalise');
   await run('finalise');
@@ -95,8 +95,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   outputs.push(...(await writeTarOutputs(runner, ctx.mountDir, ctx.outputStem, ctx.config.imageTypes, ctx.stack)));
 
   // 5. Release the disk (fstrim keeps the raw file sparse), then convert.
-  await killProcessesRootedIn(ctx.mountDir, log);
-  await throwOnFailures(finalMounts.unwind());
+  await releaseFinalMounts();
   await log.step('unmount the image', () => finishDisk(runner, disk));
   await throwOnFailures(diskStack.unwind());
   await log.step('write the outputs', async () => {
