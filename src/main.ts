@@ -1,14 +1,15 @@
 // Process entry: signals, run the command, map errors to exit codes (the only process.exit).
 import { DibError, EXIT_BUILD, EXIT_INTERRUPTED } from './core/errors.js';
 import { HumanSink, Logger, stderrLineWriter, useColor } from './core/log.js';
+import { debugRequested } from './config/settings.js';
 
 export type CommandName = 'element-info' | 'disk-image-create' | 'image-verify';
 
 export async function main(command: CommandName, argv: string[]): Promise<never> {
   const log = new Logger();
   log.addSink(new HumanSink(stderrLineWriter, { color: useColor() }));
-  const debug = argv.includes('--debug');
-  const args = argv.filter((a) => a !== '--debug');
+  const debug = debugRequested(argv);
+  const args = command === 'disk-image-create' ? argv : argv.filter((a) => a !== '--debug');
   let code: number;
   try {
     code = await dispatch(command, args, log);
@@ -24,7 +25,7 @@ async function dispatch(command: CommandName, argv: string[], log: Logger): Prom
     case 'element-info':
       return (await import('./cli/element-info.js')).runElementInfo(argv, log);
     case 'disk-image-create':
-      return (await import('./cli/disk-image-create.js')).runDiskImageCreate(argv, log);
+      return (await import('./cli/disk-image-create.js')).runDiskImageCreateCommand(argv, log);
     case 'image-verify':
       return (await import('./cli/image-verify.js')).runImageVerify(argv, log);
   }

@@ -1,11 +1,15 @@
-// The BuildContext: config, plan, logger, runner, the root cleanup stack and the derived paths.
+// The BuildContext: the prepared build (config, plan, layout, outputs), logger, runner, the resources the
+// build owns (cleanup stack + ledger) and the derived paths.
 import { join } from 'node:path';
 import type { BuildConfig } from '../config/settings.js';
 import { CleanupStack } from '../core/cleanup-stack.js';
 import type { Runner } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
-import type { BuildPlan } from '../elements/plan.js';
+import { Resources } from '../core/resources.js';
+import type { Ledger } from '../core/ledger.js';
 import type { Layout } from '../disk/layout.js';
+import type { BuildPlan } from '../elements/plan.js';
+import type { PreparedBuild } from './prepare.js';
 
 export interface HookTiming {
   phase: string;
@@ -15,22 +19,46 @@ export interface HookTiming {
 }
 
 export class BuildContext {
+  /** The root undo stack: the output lock first, then the work directory and everything in it. */
   readonly stack = new CleanupStack();
   readonly hookTimings: HookTiming[] = [];
-  /** Variables exported to hooks; the pipeline adds to it as the build proceeds (§8.1). */
-  readonly env: Record<string, string> = {};
-  /** Secret values: redacted from logs, and the finished image is scanned for them. */
-  secrets: string[] = [];
+  /** Variables exported to hooks; the pipeline adds to it as the build proceeds. */
+  readonly env: Record<string, string>;
   workDir = '';
+  /** environment.d file names in sourcing order: the plan's, plus recorded amendments. */
+  environmentFiles: string[];
+  private owned?: Resources;
 
   constructor(
-    readonly config: BuildConfig,
-    readonly plan: BuildPlan,
-    readonly layout: Layout,
+    readonly prepared: PreparedBuild,
     readonly log: Logger,
     readonly runner: Runner,
     readonly signal: AbortSignal,
-  ) {}
+  ) {
+    this.env = { ...prepared.hookEnv };
+    this.environmentFiles = prepared.plan.environmentFiles.map((f) => f.name);
+  }
+
+  get config(): BuildConfig {
+    return this.prepared.config;
+  }
+  get plan(): BuildPlan {
+    return this.prepared.plan;
+  }
+  get layout(): Layout {
+    return this.prepared.layout;
+  }
+
+  /** Start owning resources: from here on every acquisition is recorded in `ledger` first. */
+  own(ledger: Ledger): void {
+    this.owned = new Resources(ledger, this.stack);
+  }
+
+  /** The build's resources (root scope); only after the work directory and its ledger exist. */
+  get resources(): Resources {
+    if (!this.owned) throw new Error('resources used before the work directory and its ledger exist');
+    return this.owned;
+  }
 
   /** $TMP_BUILD_DIR/hooks: the merged element tree. */
   get hooksDir(): string {
@@ -50,7 +78,7 @@ export class BuildContext {
   }
   /** Output stem as an absolute path. */
   get outputStem(): string {
-    return this.config.imageName as string;
+    return this.config.imageName;
   }
 
   throwIfAborted(): void {

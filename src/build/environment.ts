@@ -1,7 +1,6 @@
-// The environment hooks see: the caller's (unless -c), then DIB's engine variables (§8.1).
+// The environment hooks see: the caller's (unless -c), then DIB's engine variables (the exported settings).
 import { stringify } from 'yaml';
-import type { BuildConfig } from '../config/settings.js';
-import { SETTINGS } from '../config/settings.js';
+import { type BuildConfig, SETTINGS, exportedValue } from '../config/settings.js';
 import { baseEnvironment } from '../core/exec.js';
 import type { ResolvedElement } from '../elements/resolve.js';
 
@@ -29,14 +28,11 @@ export function hookEnvironment(input: HookEnvironmentInput): Record<string, str
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   for (const s of SETTINGS) {
     if (!s.exported || !s.env) continue;
-    const v = config[s.key];
-    if (s.kind === 'boolean') env[s.env] = v ? '1' : s.env === 'DIB_OFFLINE' ? '' : '0';
-    else if (v !== '' && v !== 0 && v !== undefined) env[s.env] = String(v);
+    const value = exportedValue(s, config[s.key]);
+    if (value !== undefined) env[s.env] = value;
   }
   env.DIB_DEBUG_TRACE = String(config.debugTrace);
-  if (config.uncompressed) env.COMPRESS_IMAGE = '';
-  else env.COMPRESS_IMAGE = 'true';
-  if (config.skipBase) env.SKIP_BASE = '1';
+  env.COMPRESS_IMAGE = config.uncompressed ? '' : 'true';
   env.IMAGE_TYPE = config.imageTypes[0];
   env.IMAGE_ELEMENT = elements.map((e) => e.name).join(' ');
   const yamlMap: Record<string, string> = {};
@@ -47,7 +43,6 @@ export function hookEnvironment(input: HookEnvironmentInput): Record<string, str
   env['BASH_FUNC_die%%'] = '() {  local s=$?; echo "ERROR: $*" >&2; exit $(( s ? s : 1 ))\n}';
   env.ELEMENTS_PATH = input.elementsPath;
   env.DIB_ARGS = input.argv.join(' ');
-  env.DIB_LOCKFILES = callerEnv.DIB_LOCKFILES || `${config.imageCache}/lockfiles`;
   Object.assign(env, input.extra);
   env.DIB_ENV = Object.keys(env)
     .filter((k) => k.startsWith('DIB_') && k !== 'DIB_ENV')
@@ -55,9 +50,4 @@ export function hookEnvironment(input: HookEnvironmentInput): Record<string, str
     .map((k) => `declare -x ${k}="${isSecretName(k) || (input.secretNames ?? []).includes(k) ? '***' : env[k].replace(/["\\$`]/g, '\\$&')}"`)
     .join('\n');
   return env;
-}
-
-/** Secret values present in an environment (for redaction). */
-export function secretValues(env: Record<string, string | undefined>): string[] {
-  return Object.entries(env).filter(([k, v]) => isSecretName(k) && v && v.length >= 3).map(([, v]) => v!);
 }

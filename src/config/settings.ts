@@ -1,144 +1,198 @@
-// ONE table of disk-image-create settings: flag, DIB_* variable, parser, default, help, export to hooks.
+// ONE table of disk-image-create settings (flag, variable, type, default, help, exported to hooks) and the
+// frozen, typed BuildConfig made from it. No other module reads these variables or restates a default.
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { UsageError } from '../core/errors.js';
+import { join, resolve } from 'node:path';
+import { UsageError, throwIfProblems } from '../core/errors.js';
+import { DEFAULT_RUN_PARTS_REGEX } from '../elements/hooks.js';
+import { OUTPUT_TYPE_NAMES } from '../output/types.js';
+import { PHASES } from '../phases/phase-table.js';
 
-export type SettingValue = string | number | boolean | string[];
+export interface BuildConfig {
+  readonly elements: readonly string[];
+  readonly arch: string;
+  readonly imageName: string;
+  readonly imageTypes: readonly string[];
+  readonly debugTrace: number;
+  readonly uncompressed: boolean;
+  readonly clearEnv: boolean;
+  readonly skipBase: boolean;
+  readonly packages: readonly string[];
+  readonly checksum: boolean;
+  readonly imageSize: number;
+  readonly imageExtraSize: number;
+  readonly imageCache: string;
+  readonly maxOnlineResize: number;
+  readonly minTmpfs: number;
+  readonly mkfsJournalSize: number;
+  readonly mkfsOptions: string;
+  readonly noTmpfs: boolean;
+  readonly offline: boolean;
+  readonly qemuImgOptions: string;
+  readonly rootLabel: string;
+  readonly ramdiskElement: string;
+  readonly installType: string;
+  readonly dockerTarget: string;
+  readonly logfile: string;
+  readonly quiet: boolean;
+  readonly eventsFile: string;
+  readonly cleanupStale: boolean;
+  readonly verify: boolean;
+  readonly verifyUser: string;
+  readonly verifyTimeout: number;
+  readonly debug: boolean;
+  readonly fsType: string;
+  readonly blockDeviceConfig: string;
+  readonly blockSize: number;
+  readonly defaultOsElement: string;
+  readonly elementsPath: string;
+  readonly tmpDir: string;
+  readonly lockfiles: string;
+  readonly overwriteOldImage: boolean;
+  readonly runPartsRegex: string;
+  readonly breakPoints: readonly string[];
+  readonly breakCmd: string;
+  readonly breakOutsideTarget: boolean;
+}
 
-export interface Setting {
-  /** Key in BuildConfig. */
-  key: string;
+type Key = Exclude<keyof BuildConfig, 'elements'>;
+type Kind = 'string' | 'number' | 'boolean' | 'count' | 'list';
+type Env = Readonly<Record<string, string | undefined>>;
+
+export interface Setting<T = unknown> {
+  key: Key;
+  kind: Kind;
   /** Long flag without dashes (absent: environment only). */
   flag?: string;
   short?: string;
-  /** Environment variable read as the default (and exported to hooks when `exported`). */
+  /** The variable read when the flag is absent (DIB's name). */
   env?: string;
-  kind: 'string' | 'number' | 'boolean' | 'count' | 'list';
-  /** Default when neither flag nor variable is given. */
-  default: (env: NodeJS.ProcessEnv) => SettingValue;
-  /** Validate/convert the raw value; throw UsageError on bad input. */
-  parse?: (raw: SettingValue, env: NodeJS.ProcessEnv) => SettingValue;
+  /** Default when neither is given; may use settings earlier in the table. */
+  default: T | ((env: Env, earlier: Partial<BuildConfig>) => T);
+  /** Validate and convert (strings from the environment, flag values); throw a UsageError. */
+  parse?: (value: T) => T;
   help: string;
-  /** Exported to hooks under `env` (DIB's export list, §8.1). */
+  /** Exported to hooks under `env` (DIB's list of variables disk-image-create exports). */
   exported?: boolean;
-  /** Metavariable in --help. */
   meta?: string;
   hidden?: boolean;
 }
 
-const positiveNumber = (name: string, unit: string) => (raw: SettingValue) => {
-  const text = String(raw);
-  const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new UsageError('invalid-setting', `${name} must be a positive number of ${unit}, got '${text}'`, { hint: `e.g. ${name} 2` });
-  }
+const positive = (name: string, unit: string) => (n: number) => {
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError('invalid-setting', `${name} must be a positive number of ${unit}, got '${n}'`, { hint: `e.g. ${name} 2` });
   return n;
 };
 
-const outputTypes = ['qcow2', 'raw', 'tar', 'tgz', 'vmdk', 'vdi', 'vhdx', 'qed', 'squashfs'];
+const BREAK_POINTS = ['after-error', ...PHASES.flatMap((p) => [`before-${p.name}`, `after-${p.name}`])];
+
+// Typed per row; the array below is checked against BuildConfig by `satisfies`.
+const row = <T>(s: Setting<T>): Setting => s as Setting;
 
 export const SETTINGS: readonly Setting[] = [
-  { key: 'arch', short: 'a', flag: 'arch', env: 'ARCH', kind: 'string', meta: 'ARCH', exported: true,
-    default: () => hostArch(), parse: (v) => normaliseArch(String(v)),
-    help: 'target architecture: amd64 (x86_64), i386, arm64 (aarch64), armhf, ppc64el, s390x; default: the host\'s' },
-  { key: 'imageName', short: 'o', flag: 'output', env: 'IMAGE_NAME', kind: 'string', meta: 'NAME', exported: true,
-    default: () => 'image', help: 'output path stem; the type is appended (-o out gives out.qcow2)' },
-  { key: 'imageTypes', short: 't', flag: 'type', kind: 'list', meta: 'T1,T2', default: () => ['qcow2'],
-    parse: (v) => {
-      const types = (v as string[]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-      const unknown = types.filter((t) => !outputTypes.includes(t));
-      if (unknown.length) throw new UsageError('invalid-setting', `unknown output type${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { hint: `known types: ${outputTypes.join(', ')}` });
-      return [...new Set(types)];
-    },
-    help: `output types, comma separated (${outputTypes.join(', ')}); default qcow2` },
-  { key: 'debugTrace', short: 'x', flag: 'trace', env: 'DIB_DEBUG_TRACE', kind: 'count', exported: true,
-    default: (env) => Number(env.DIB_DEBUG_TRACE ?? 0) || 0, help: 'trace hooks (set -x); repeat for more detail' },
-  { key: 'uncompressed', short: 'u', flag: 'uncompressed', kind: 'boolean', default: () => false,
-    help: 'do not compress the qcow2 output' },
-  { key: 'clearEnv', short: 'c', flag: 'clear-env', kind: 'boolean', default: () => false,
-    help: 'run hooks with a minimal environment (DIB\'s -c, which is broken upstream, works here)' },
-  { key: 'skipBase', short: 'n', flag: 'skip-base', env: 'SKIP_BASE', kind: 'boolean', default: () => false,
-    help: 'do not add the base element' },
-  { key: 'packages', short: 'p', flag: 'packages', kind: 'list', meta: 'PKG,PKG', default: () => [],
-    parse: (v) => (v as string[]).flatMap((s) => s.split(/[,\s]+/)).filter(Boolean),
-    help: 'extra packages installed in the chroot after install.d (repeatable)' },
-  { key: 'checksum', flag: 'checksum', env: 'DIB_CHECKSUM', kind: 'boolean', exported: true,
-    default: (env) => !!env.DIB_CHECKSUM && env.DIB_CHECKSUM !== '0', help: 'write .md5 and .sha256 files next to each image' },
-  { key: 'imageSize', flag: 'image-size', env: 'DIB_IMAGE_SIZE', kind: 'number', meta: 'GiB', exported: true,
-    default: () => 0, parse: positiveNumber('--image-size', 'GiB'), help: 'image size in GiB (fractions allowed); default: the tree plus a margin' },
-  { key: 'imageExtraSize', flag: 'image-extra-size', env: 'DIB_IMAGE_EXTRA_SIZE', kind: 'number', meta: 'MiB', exported: true,
-    default: () => 0, parse: positiveNumber('--image-extra-size', 'MiB'), help: 'free space to add to the tree size, in MiB (upstream rejects this flag; it works here)' },
-  { key: 'imageCache', flag: 'image-cache', env: 'DIB_IMAGE_CACHE', kind: 'string', meta: 'DIR', exported: true,
-    default: () => join(homedir(), '.cache', 'image-create'), help: 'cache directory (base trees, packages)' },
-  { key: 'maxOnlineResize', flag: 'max-online-resize', env: 'MAX_ONLINE_RESIZE', kind: 'number', meta: 'BLOCKS', exported: true,
-    default: () => 0, parse: positiveNumber('--max-online-resize', 'blocks'), help: 'ext4 only: -E resize=N so the root can grow online this far' },
-  { key: 'minTmpfs', flag: 'min-tmpfs', env: 'DIB_MIN_TMPFS', kind: 'number', meta: 'GiB', exported: true,
-    default: () => 2, help: 'accepted for compatibility; builds use the work directory on disk' },
-  { key: 'mkfsJournalSize', flag: 'mkfs-journal-size', env: 'DIB_JOURNAL_SIZE', kind: 'number', meta: 'MiB', exported: true,
-    default: () => 64, parse: positiveNumber('--mkfs-journal-size', 'MiB'), help: 'ext4 journal size in MiB (upstream rejects this flag; it works here)' },
-  { key: 'mkfsOptions', flag: 'mkfs-options', env: 'MKFS_OPTS', kind: 'string', meta: 'OPTS',
-    default: () => '', help: 'extra options for the root mkfs (the MKFS_OPTS variable works too, unlike upstream)' },
-  { key: 'noTmpfs', flag: 'no-tmpfs', env: 'DIB_NO_TMPFS', kind: 'boolean', exported: true,
-    default: () => false, help: 'accepted for compatibility; builds use the work directory on disk' },
-  { key: 'offline', flag: 'offline', env: 'DIB_OFFLINE', kind: 'boolean', exported: true,
-    default: (env) => !!env.DIB_OFFLINE, help: 'use cached base trees and packages without refreshing them' },
-  { key: 'qemuImgOptions', flag: 'qemu-img-options', env: 'QEMU_IMG_OPTIONS', kind: 'string', meta: 'K=V,...',
-    default: () => '', help: 'options for qemu-img convert -o (e.g. compat=0.10)' },
-  { key: 'rootLabel', flag: 'root-label', env: 'ROOT_LABEL', kind: 'string', meta: 'LABEL',
-    default: () => '', help: 'root filesystem label; default cloudimg-rootfs (img-rootfs for xfs)' },
-  { key: 'ramdiskElement', flag: 'ramdisk-element', env: 'RAMDISK_ELEMENT', kind: 'string', meta: 'ELEMENT', hidden: true,
-    default: () => 'ramdisk', help: 'ramdisk element (ramdisk builds are not supported yet)' },
-  { key: 'installType', flag: 'install-type', env: 'DIB_DEFAULT_INSTALLTYPE', kind: 'string', meta: 'TYPE',
-    default: () => 'source', help: 'default install type for elements with alternatives (source or package)' },
-  { key: 'dockerTarget', flag: 'docker-target', env: 'DOCKER_TARGET', kind: 'string', meta: 'REPO:TAG', hidden: true,
-    default: () => '', help: 'docker output is not supported' },
-  { key: 'logfile', flag: 'logfile', env: 'LOGFILE', kind: 'string', meta: 'FILE', exported: true,
-    default: () => '', help: 'append a timestamped log to FILE (implies quiet console unless DIB_QUIET is set)' },
-  { key: 'eventsFile', flag: 'events', kind: 'string', meta: 'FILE', default: () => '',
-    help: 'write an NDJSON event stream to FILE (- for stderr)' },
-  { key: 'cleanupStale', flag: 'cleanup-stale', kind: 'boolean', default: () => false,
-    help: 'release what builds killed outright (SIGKILL, power loss) left behind, as their ledgers name it, and exit' },
-  { key: 'verify', flag: 'verify', kind: 'boolean', default: () => false,
-    help: 'after the build, run image-verify on the image (boot it with a config drive and check it)' },
-  { key: 'fsType', env: 'FS_TYPE', kind: 'string', exported: true, default: () => 'ext4',
-    parse: (v) => {
-      const t = String(v);
-      if (!['ext4', 'ext3', 'ext2', 'xfs', 'btrfs'].includes(t)) throw new UsageError('invalid-setting', `FS_TYPE '${t}' is not supported`, { hint: 'use ext4, ext3, ext2, xfs or btrfs' });
-      return t;
-    }, help: 'root filesystem type' },
-  { key: 'blockDeviceConfig', env: 'DIB_BLOCK_DEVICE_CONFIG', kind: 'string', default: () => '', help: 'block-device YAML, or file://PATH' },
-  { key: 'defaultOsElement', env: 'DIB_DEFAULT_OS_ELEMENT', kind: 'string', default: () => 'debian',
-    help: 'element added when nothing provides operating-system (empty: error, like DIB)' },
-  { key: 'tmpDir', env: 'TMP_DIR', kind: 'string', default: () => '/tmp', help: 'parent of the build work directory' },
+  row<string>({ key: 'arch', short: 'a', flag: 'arch', env: 'ARCH', kind: 'string', meta: 'ARCH', exported: true, default: () => hostArch(), parse: normaliseArch,
+    help: "target architecture: amd64 (x86_64), i386, arm64 (aarch64), armhf, ppc64el, s390x; default: the host's" }),
+  row<string>({ key: 'imageName', short: 'o', flag: 'output', env: 'IMAGE_NAME', kind: 'string', meta: 'NAME', exported: true, default: 'image',
+    help: 'output path stem; the type is appended (-o out gives out.qcow2)' }),
+  row<string[]>({ key: 'imageTypes', short: 't', flag: 'type', kind: 'list', meta: 'T1,T2', default: ['qcow2'], parse: parseTypes,
+    help: `output types, comma separated (${OUTPUT_TYPE_NAMES.join(', ')}); default qcow2` }),
+  row<number>({ key: 'debugTrace', short: 'x', flag: 'trace', env: 'DIB_DEBUG_TRACE', kind: 'count', exported: true, default: 0,
+    help: 'trace hooks (set -x); repeat for more detail (-xx also traces environment files)' }),
+  row<boolean>({ key: 'uncompressed', short: 'u', flag: 'uncompressed', kind: 'boolean', default: false, help: 'do not compress the qcow2 output' }),
+  row<boolean>({ key: 'clearEnv', short: 'c', flag: 'clear-env', kind: 'boolean', default: false,
+    help: "run hooks with a minimal environment (DIB's -c, which is broken upstream, works here)" }),
+  row<boolean>({ key: 'skipBase', short: 'n', flag: 'skip-base', env: 'SKIP_BASE', kind: 'boolean', exported: true, default: false,
+    help: 'do not add the base element (SKIP_BASE=1 too)' }),
+  row<string[]>({ key: 'packages', short: 'p', flag: 'packages', kind: 'list', meta: 'PKG,PKG', default: [],
+    parse: (v) => v.flatMap((s) => s.split(/[,\s]+/)).filter(Boolean), help: 'extra packages installed in the chroot after install.d (repeatable)' }),
+  row<boolean>({ key: 'checksum', flag: 'checksum', env: 'DIB_CHECKSUM', kind: 'boolean', exported: true, default: false,
+    help: 'write .md5 and .sha256 files next to each output' }),
+  row<number>({ key: 'imageSize', flag: 'image-size', env: 'DIB_IMAGE_SIZE', kind: 'number', meta: 'GiB', exported: true, default: 0,
+    parse: positive('--image-size', 'GiB'), help: 'image size in GiB (fractions allowed); default: the tree plus a margin' }),
+  row<number>({ key: 'imageExtraSize', flag: 'image-extra-size', env: 'DIB_IMAGE_EXTRA_SIZE', kind: 'number', meta: 'MiB', exported: true, default: 0,
+    parse: positive('--image-extra-size', 'MiB'), help: 'free space to add to the tree size, in MiB (upstream rejects this flag; it works here)' }),
+  row<string>({ key: 'imageCache', flag: 'image-cache', env: 'DIB_IMAGE_CACHE', kind: 'string', meta: 'DIR', exported: true,
+    default: () => join(homedir(), '.cache', 'image-create'), parse: (v) => resolve(v), help: 'cache directory (base trees, packages)' }),
+  row<number>({ key: 'maxOnlineResize', flag: 'max-online-resize', env: 'MAX_ONLINE_RESIZE', kind: 'number', meta: 'BLOCKS', exported: true, default: 0,
+    parse: positive('--max-online-resize', 'blocks'), help: 'ext4 only: -E resize=N so the root can grow online this far' }),
+  row<number>({ key: 'minTmpfs', flag: 'min-tmpfs', env: 'DIB_MIN_TMPFS', kind: 'number', meta: 'GiB', exported: true, default: 2,
+    help: 'accepted for compatibility; builds use the work directory on disk' }),
+  row<number>({ key: 'mkfsJournalSize', flag: 'mkfs-journal-size', env: 'DIB_JOURNAL_SIZE', kind: 'number', meta: 'MiB', exported: true, default: 64,
+    parse: positive('--mkfs-journal-size', 'MiB'), help: 'ext4 journal size in MiB (upstream rejects this flag; it works here)' }),
+  row<string>({ key: 'mkfsOptions', flag: 'mkfs-options', env: 'MKFS_OPTS', kind: 'string', meta: 'OPTS', default: '',
+    help: 'extra options for the root mkfs (the MKFS_OPTS variable works too, unlike upstream)' }),
+  row<boolean>({ key: 'noTmpfs', flag: 'no-tmpfs', env: 'DIB_NO_TMPFS', kind: 'boolean', exported: true, default: false,
+    help: 'accepted for compatibility; builds use the work directory on disk' }),
+  row<boolean>({ key: 'offline', flag: 'offline', env: 'DIB_OFFLINE', kind: 'boolean', exported: true, default: false,
+    help: 'use cached base trees and packages without refreshing them' }),
+  row<string>({ key: 'qemuImgOptions', flag: 'qemu-img-options', env: 'QEMU_IMG_OPTIONS', kind: 'string', meta: 'K=V,...', default: '',
+    help: 'options for qemu-img convert -o (e.g. compat=0.10)' }),
+  row<string>({ key: 'rootLabel', flag: 'root-label', env: 'ROOT_LABEL', kind: 'string', meta: 'LABEL', default: '',
+    help: 'root filesystem label; default cloudimg-rootfs (img-rootfs for xfs)' }),
+  row<string>({ key: 'ramdiskElement', flag: 'ramdisk-element', env: 'RAMDISK_ELEMENT', kind: 'string', meta: 'ELEMENT', hidden: true, default: 'ramdisk',
+    help: 'ramdisk element (ramdisk builds are not supported yet)' }),
+  row<string>({ key: 'installType', flag: 'install-type', env: 'DIB_DEFAULT_INSTALLTYPE', kind: 'string', meta: 'TYPE', default: 'source',
+    help: 'default install type for elements with alternatives (source or package)' }),
+  row<string>({ key: 'dockerTarget', flag: 'docker-target', env: 'DOCKER_TARGET', kind: 'string', meta: 'REPO:TAG', hidden: true, default: '',
+    help: 'docker output is not supported' }),
+  row<string>({ key: 'logfile', flag: 'logfile', env: 'LOGFILE', kind: 'string', meta: 'FILE', exported: true, default: '', parse: (v) => resolve(v),
+    help: 'append a timestamped log to FILE (the console then shows warnings only, unless DIB_QUIET=0)' }),
+  row<boolean>({ key: 'quiet', env: 'DIB_QUIET', kind: 'boolean', default: (_env, c) => !!c.logfile,
+    help: 'console shows warnings only (default: on with --logfile, off otherwise)' }),
+  row<string>({ key: 'eventsFile', flag: 'events', kind: 'string', meta: 'FILE', default: '', parse: (v) => (v === '-' ? v : resolve(v)),
+    help: 'write an NDJSON event stream to FILE (- for stderr)' }),
+  row<boolean>({ key: 'cleanupStale', flag: 'cleanup-stale', kind: 'boolean', default: false,
+    help: 'release what builds killed outright (SIGKILL, power loss) left behind, as their ledgers name it, and exit' }),
+  row<boolean>({ key: 'verify', flag: 'verify', kind: 'boolean', default: false,
+    help: 'after the build, run image-verify on the image (boot it with a config drive and check it)' }),
+  row<string>({ key: 'verifyUser', flag: 'verify-user', kind: 'string', meta: 'USER', default: 'debian', help: 'with --verify: the login user of the image' }),
+  row<number>({ key: 'verifyTimeout', flag: 'verify-timeout', kind: 'number', meta: 'SECONDS', default: 900, parse: positive('--verify-timeout', 'seconds'),
+    help: 'with --verify: seconds to wait for ssh' }),
+  // Read by the process entry through debugRequested() as well: an error can come before the configuration exists.
+  row<boolean>({ key: 'debug', flag: 'debug', kind: 'boolean', default: false, help: 'show stack traces with errors' }),
+  row<string>({ key: 'fsType', env: 'FS_TYPE', kind: 'string', exported: true, default: 'ext4', parse: (t) => {
+    if (!['ext4', 'ext3', 'ext2', 'xfs', 'btrfs'].includes(t)) throw new UsageError('invalid-setting', `FS_TYPE '${t}' is not supported`, { hint: 'use ext4, ext3, ext2, xfs or btrfs' });
+    return t;
+  }, help: 'root filesystem type' }),
+  row<string>({ key: 'blockDeviceConfig', env: 'DIB_BLOCK_DEVICE_CONFIG', kind: 'string', default: '', help: 'block-device YAML, or file://PATH' }),
+  row<number>({ key: 'blockSize', env: 'DIB_BLOCK_SIZE', kind: 'number', exported: true, default: 512, parse: (n) => {
+    if (n !== 512 && n !== 4096) throw new UsageError('invalid-setting', `DIB_BLOCK_SIZE must be 512 or 4096, got '${n}'`, { hint: 'loop devices take 512 or 4096-byte sectors' });
+    return n;
+  }, help: 'sector size of the loop device (512 or 4096)' }),
+  row<string>({ key: 'defaultOsElement', env: 'DIB_DEFAULT_OS_ELEMENT', kind: 'string', default: 'debian',
+    help: 'element added when nothing provides operating-system (empty: error, like DIB)' }),
+  row<string>({ key: 'elementsPath', env: 'ELEMENTS_PATH', kind: 'string', default: '', help: 'colon-separated element directories, searched before the shipped elements' }),
+  row<string>({ key: 'tmpDir', env: 'TMP_DIR', kind: 'string', default: '/tmp', parse: (v) => resolve(v), help: 'parent of the build work directory' }),
+  row<string>({ key: 'lockfiles', env: 'DIB_LOCKFILES', kind: 'string', exported: true, default: (_env, c) => join(c.imageCache ?? '', 'lockfiles'),
+    help: 'directory of the locks shared by concurrent builds (default: IMAGE_CACHE/lockfiles)' }),
+  row<boolean>({ key: 'overwriteOldImage', env: 'OVERWRITE_OLD_IMAGE', kind: 'boolean', default: false,
+    help: 'replace existing outputs instead of renaming them NAME-YYYY.MM.DD-HH.MM.SS.TYPE' }),
+  row<string>({ key: 'runPartsRegex', env: 'RUN_PARTS_REGEX', kind: 'string', default: DEFAULT_RUN_PARTS_REGEX, parse: (v) => {
+    try {
+      new RegExp(v);
+    } catch {
+      throw new UsageError('invalid-setting', `RUN_PARTS_REGEX is not a valid regular expression: ${v}`, { hint: `the default is ${DEFAULT_RUN_PARTS_REGEX}` });
+    }
+    return v;
+  }, help: 'hook names that run (default: letters, digits, _ and -)' }),
+  row<string[]>({ key: 'breakPoints', env: 'break', kind: 'list', default: [], parse: (v) => {
+    const points = v.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+    const unknown = points.filter((p) => !BREAK_POINTS.includes(p));
+    if (unknown.length) throw new UsageError('invalid-setting', `unknown break point${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { hint: 'use before-PHASE, after-PHASE (root, extra-data, pre-install, install, post-install, post-root, block-device, pre-finalise, finalise, cleanup) or after-error' });
+    return points;
+  }, help: 'debug shells: break=before-PHASE,after-PHASE,after-error' }),
+  row<string>({ key: 'breakCmd', env: 'break_cmd', kind: 'string', default: 'bash', help: 'the command run at a break point' }),
+  row<boolean>({ key: 'breakOutsideTarget', env: 'break_outside_target', kind: 'boolean', default: false,
+    help: 'after-error: open the shell outside the chroot' }),
 ];
 
-export type BuildConfig = Readonly<Record<string, SettingValue>> & {
-  readonly arch: string;
-  readonly imageName: string;
-  readonly imageTypes: string[];
-  readonly debugTrace: number;
-  readonly uncompressed: boolean;
-  readonly skipBase: boolean;
-  readonly packages: string[];
-  readonly elements: string[];
-};
+/** `--debug` anywhere on the command line (every command takes it; see the `debug` row). */
+export function debugRequested(argv: readonly string[]): boolean {
+  return argv.includes('--debug');
+}
 
-/** Host architecture in Debian's naming (DIB §7.1). */
+/** Host architecture in Debian's naming. */
 export function hostArch(): string {
-  switch (process.arch) {
-    case 'x64':
-      return 'amd64';
-    case 'ia32':
-      return 'i386';
-    case 'arm64':
-      return 'arm64';
-    case 'arm':
-      return 'armhf';
-    case 'ppc64':
-      return 'ppc64el';
-    default:
-      return process.arch;
-  }
+  const names: Record<string, string> = { x64: 'amd64', ia32: 'i386', arm64: 'arm64', arm: 'armhf', ppc64: 'ppc64el' };
+  return names[process.arch] ?? process.arch;
 }
 
 const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', amd64: 'amd64', i386: 'i386', i686: 'i386', aarch64: 'arm64', arm64: 'arm64', armhf: 'armhf', ppc64el: 'ppc64el', ppc64le: 'ppc64el', s390x: 's390x' };
@@ -150,13 +204,63 @@ export function normaliseArch(arch: string): string {
   return known;
 }
 
-/** Defaults from the environment for every setting (flags override these). */
-export function settingDefaults(env: NodeJS.ProcessEnv): Record<string, SettingValue> {
-  const out: Record<string, SettingValue> = {};
+function parseTypes(values: string[]): string[] {
+  const types = values.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const unknown = types.filter((t) => !OUTPUT_TYPE_NAMES.includes(t));
+  if (unknown.length) throw new UsageError('invalid-setting', `unknown output type${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { hint: `known types: ${OUTPUT_TYPE_NAMES.join(', ')}` });
+  return [...new Set(types)];
+}
+
+/** A boolean variable as DIB's scripts test it: set, non-empty and not 0. */
+function envBoolean(raw: string): boolean {
+  return raw !== '' && raw !== '0';
+}
+
+/** What the flags parser found: the value per flag that was given (counts as numbers, lists as arrays). */
+export type FlagValues = Partial<Record<Key, string | number | boolean | string[]>>;
+
+/**
+ * The frozen configuration: for each row, the flag if given, else the variable if set, else the default;
+ * then the row's parser. All problems are reported at once (exit 2).
+ */
+export function makeConfig(elements: string[], flags: FlagValues, env: Env): BuildConfig {
+  const values: Record<string, unknown> = {};
+  const problems: UsageError[] = [];
   for (const s of SETTINGS) {
-    const raw = s.env !== undefined ? env[s.env] : undefined;
-    if (raw !== undefined && raw !== '' && s.kind !== 'boolean' && s.kind !== 'count') out[s.key] = s.kind === 'list' ? [raw] : raw;
-    else out[s.key] = s.default(env);
+    const flag = flags[s.key];
+    const raw = s.env === undefined ? undefined : env[s.env];
+    const fromEnv = raw !== undefined && raw !== '';
+    let value: unknown;
+    let given = true;
+    if (s.kind === 'count') value = (fromEnv ? Number(raw) || 0 : 0) + (typeof flag === 'number' ? flag : 0);
+    else if (flag !== undefined && flag !== false) value = flag;
+    else if (fromEnv) value = s.kind === 'boolean' ? envBoolean(raw) : s.kind === 'number' ? Number(raw) : s.kind === 'list' ? [raw] : raw;
+    else {
+      given = false;
+      value = typeof s.default === 'function' ? (s.default as (e: Env, c: Partial<BuildConfig>) => unknown)(env, values as Partial<BuildConfig>) : s.default;
+    }
+    if (s.kind === 'number' && typeof value === 'string') value = value.trim() === '' ? NaN : Number(value);
+    try {
+      // Defaults are valid by construction, except where they come from the host (arch) or need normalising.
+      values[s.key] = s.parse && (given || s.key === 'arch' || s.key === 'imageCache' || s.key === 'tmpDir') ? s.parse(value) : value;
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      problems.push(error);
+      values[s.key] = value;
+    }
   }
-  return out;
+  throwIfProblems(problems);
+  let imageName = values.imageName as string;
+  const types = values.imageTypes as string[];
+  if (types.length === 1 && imageName.endsWith(`.${types[0]}`)) imageName = imageName.slice(0, -(types[0].length + 1));
+  values.imageName = resolve(imageName);
+  return Object.freeze({ ...values, elements: Object.freeze([...elements]) }) as unknown as BuildConfig;
+}
+
+/** The value a hook sees for an exported setting (DIB's forms: booleans 1/0, DIB_OFFLINE empty when off). */
+export function exportedValue(s: Setting, value: unknown): string | undefined {
+  if (s.kind === 'boolean') return value ? '1' : s.env === 'DIB_OFFLINE' ? '' : '0';
+  if (s.kind === 'list') return (value as string[]).join(',');
+  if (value === '' || value === 0 || value === undefined) return undefined;
+  return String(value);
 }

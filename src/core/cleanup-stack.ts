@@ -1,4 +1,5 @@
 // A last-in-first-out stack of undo actions that owns every resource a build acquires.
+import { BuildError } from './errors.js';
 
 export interface CleanupFailure {
   label: string;
@@ -24,12 +25,6 @@ export class CleanupStack {
   push(label: string, undo: () => Promise<void> | void, manual?: string): void {
     if (this.unwinding) throw new Error(`cleanup stack is unwinding; cannot register "${label}"`);
     this.entries.push({ label, undo, manual });
-  }
-
-  /** Move every entry of `other` onto this stack (used when a helper acquired several things). */
-  adopt(other: CleanupStack): void {
-    this.entries.push(...other.entries);
-    other.entries = [];
   }
 
   get size(): number {
@@ -59,21 +54,21 @@ export class CleanupStack {
     return failures;
   }
 
-  /** Run `body` with a nested stack that is always unwound afterwards. */
-  static async using<T>(body: (stack: CleanupStack) => Promise<T>, onFailures?: (f: CleanupFailure[]) => void): Promise<T> {
-    const stack = new CleanupStack();
-    let result: T;
-    try {
-      result = await body(stack);
-    } catch (error) {
-      const failures = await stack.unwind();
-      attachCleanupFailures(error, failures);
-      throw error;
-    }
-    const failures = await stack.unwind();
-    if (failures.length) onFailures?.(failures);
-    return result;
+}
+
+/**
+ * After a scope unwound: with a primary error, attach the failures to it (never replace it); without
+ * one, a failed undo is itself the error (it is never dropped).
+ */
+export function settleCleanup(failures: CleanupFailure[], primary?: unknown): void {
+  if (!failures.length) return;
+  if (primary !== undefined) {
+    attachCleanupFailures(primary, failures);
+    return;
   }
+  throw new BuildError(`cleanup failed: ${failures.map((f) => `${f.label}: ${errorMessage(f.error)}`).join('; ')}`, {
+    hint: failures.map((f) => (f.manual ? `release by hand: ${f.manual}` : '')).filter(Boolean).join('\n') || undefined,
+  });
 }
 
 /** Attach cleanup failures to the primary error without replacing it. */

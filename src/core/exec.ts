@@ -47,6 +47,9 @@ export class CommandError extends BuildError {
 
 const TAIL_LINES = 20;
 
+/** For undo commands: they must run to the end even after the build was interrupted. */
+export const NEVER_ABORT = new AbortController().signal;
+
 /** Variables a child may inherit from the caller; everything else is passed explicitly. */
 const ENV_ALLOWLIST = ['PATH', 'TERM', 'HOME', 'USER', 'LOGNAME', 'TZ', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
 
@@ -72,16 +75,20 @@ function injectedFault(argv: string[]): string | undefined {
   return spec.split(',').find((t) => t === tool || (t === 'mkfs' && tool.startsWith('mkfs.')));
 }
 
+export interface BackgroundProcess {
+  alive(): boolean;
+  /** What it wrote to stderr so far. */
+  errors(): string;
+  /** Kill it (SIGKILL) and wait until it is gone. */
+  stop(): Promise<void>;
+}
+
 export class Runner {
   constructor(
     private readonly log: Logger,
     private readonly signal?: AbortSignal,
     private readonly defaultEnv: Record<string, string> = baseEnvironment(),
   ) {}
-
-  get environment(): Record<string, string> {
-    return { ...this.defaultEnv };
-  }
 
   /** Run a command; throws CommandError on a status not in `okStatus` (default [0]). */
   async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
@@ -164,6 +171,38 @@ export class Runner {
     const ok = options.okStatus ?? [0];
     if (!ok.includes(status)) throw new CommandError(argv, result.exitCode, tail, result.signal ?? (result.timedOut ? 'timeout' : undefined));
     return { status, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
+  }
+
+  /**
+   * Start a long-running process (a guest VM) in the background: stdin ignored, stdout dropped, stderr
+   * kept for error messages. The caller owns it (register `stop` on a cleanup stack at once).
+   */
+  start(argv: string[], options: { env?: Record<string, string | undefined> } = {}): BackgroundProcess {
+    const [file, ...args] = argv;
+    this.log.emit({ type: 'command', argv });
+    const child = execa(file, args, {
+      env: (options.env ?? this.defaultEnv) as Record<string, string>,
+      extendEnv: false,
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
+      reject: false,
+      buffer: false,
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    let exited = false;
+    const done = child.then(() => {
+      exited = true;
+    });
+    return {
+      alive: () => !exited && child.exitCode === null && child.signalCode === null,
+      errors: () => stderr.trim(),
+      stop: async () => {
+        if (!exited) child.kill('SIGKILL');
+        await done;
+      },
+    };
   }
 
   /** Run and return trimmed stdout. */

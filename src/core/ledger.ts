@@ -19,7 +19,6 @@ interface Header {
 }
 
 export const LEDGER_NAME = 'ledger.jsonl';
-let active: Ledger | undefined;
 
 export class Ledger {
   private next = 0;
@@ -48,19 +47,6 @@ export class Ledger {
       closeSync(fd);
     }
   }
-}
-
-/** The ledger of the build running in this process (none outside builds). */
-export function setActiveLedger(ledger: Ledger | undefined): void {
-  active = ledger;
-}
-
-/** Record in the active ledger, if any; returns a function marking the entry released. */
-export function ledgerRecord(entry: LedgerEntry): () => void {
-  const ledger = active;
-  if (!ledger) return () => {};
-  const id = ledger.record(entry);
-  return () => ledger.released(id);
 }
 
 /** Remove a build's work directory with its ledger last, so a kill in the middle can still be cleaned up. */

@@ -13,7 +13,15 @@ export type LogEvent =
   | { type: 'hook-end'; phase: string; element: string; hook: string; seconds: number; status: number }
   | { type: 'output'; label: string; line: string }
   | { type: 'command'; argv: string[] }
-  | { type: 'result'; message: string; data?: unknown };
+  | { type: 'result'; message: string; data?: unknown }
+  /** Shown on the console even when it is quiet (where the log goes, what a quiet build must say). */
+  | { type: 'notice'; message: string }
+  /** A debug shell at a break point starts or ends. */
+  | { type: 'break'; point: string; state: 'start' | 'resume'; message: string }
+  /** The build ran something the plan did not list (or skipped something it did), and why. */
+  | { type: 'plan-amendment'; phase: string; change: 'added' | 'removed'; name: string; element: string; reason: string }
+  /** The per-hook timing table at the end of a build. */
+  | { type: 'timings'; rows: Array<{ phase: string; element: string; hook: string; seconds: number }> };
 
 export interface LogSink {
   write(event: LogEvent & { time: string }): void;
@@ -98,7 +106,7 @@ export class HumanSink implements LogSink {
 
   write(event: LogEvent & { time: string }): void {
     const line = this.render(event);
-    if (line === undefined || (this.quiet && event.type !== 'warning')) return;
+    if (line === undefined || (this.quiet && !['warning', 'notice', 'break', 'timings'].includes(event.type))) return;
     const stamp = this.options.timestamps ? `${event.time.replace('T', ' ').replace('Z', '')} | ` : '';
     for (const l of line.split('\n')) this.out(`${stamp}${'  '.repeat(Math.max(0, this.depth))}${l}`);
     if (event.type === 'step-start') this.depth++;
@@ -132,9 +140,32 @@ export class HumanSink implements LogSink {
       case 'command':
         return paint('2', `  + ${e.argv.map(shellQuote).join(' ')}`);
       case 'result':
+      case 'notice':
+      case 'break':
         return e.message;
+      case 'plan-amendment':
+        return paint('33', `plan amended: ${e.phase}: ${e.change} ${e.name}${e.element ? ` (${e.element})` : ''}: ${e.reason}`);
+      case 'timings':
+        return renderTimingTable(e.rows);
     }
   }
+}
+
+/** DIB's per-hook timing table, printed at the end of a build (grouped by phase, run order). */
+export function renderTimingTable(rows: Array<{ phase: string; element: string; hook: string; seconds: number }>): string | undefined {
+  if (!rows.length) return undefined;
+  const lines: string[] = ['', '----------------------- PROFILING -----------------------'];
+  let phase = '';
+  for (const t of rows) {
+    if (t.phase !== phase) {
+      phase = t.phase;
+      lines.push('', `Target: ${phase}.d`, '', `${'Script'.padEnd(40)} ${'Seconds'.padStart(9)}`, `${'-'.repeat(40)} ${'-'.repeat(9)}`);
+    }
+    lines.push(`${t.hook.padEnd(40)} ${t.seconds.toFixed(3).padStart(10)}  (${t.element})`);
+  }
+  const total = rows.reduce((s, t) => s + t.seconds, 0);
+  lines.push('', `hooks total: ${total.toFixed(1)}s`, '--------------------- END PROFILING ---------------------');
+  return lines.join('\n');
 }
 
 /** One JSON object per line, for machines. */

@@ -1,10 +1,9 @@
 // Make the disk: raw file(s) on loop devices, partitions, filesystems, mounts — every step on the stack.
 import { closeSync, ftruncateSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CleanupStack } from '../core/cleanup-stack.js';
 import type { Runner } from '../core/exec.js';
-import { ledgerRecord } from '../core/ledger.js';
-import { unmountTree } from '../target/mounts.js';
+import type { Resources } from '../core/resources.js';
+import { mountOwned, unmountTree } from '../target/mounts.js';
 import { type Layout, sortedMounts } from './layout.js';
 import { attachLoop, mapPartitions } from './loop.js';
 import { planPartitions } from './partition.js';
@@ -28,7 +27,7 @@ export interface DiskOptions {
   sectorSize: number;
 }
 
-export async function createDisk(runner: Runner, options: DiskOptions, stack: CleanupStack): Promise<AttachedDisk> {
+export async function createDisk(runner: Runner, options: DiskOptions, resources: Resources): Promise<AttachedDisk> {
   const { layout } = options;
   const devices = new Map<string, string>();
   const files = new Map<string, string>();
@@ -43,14 +42,14 @@ export async function createDisk(runner: Runner, options: DiskOptions, stack: Cl
       closeSync(fd);
     }
     files.set(loop.name, file);
-    devices.set(loop.name, await attachLoop(runner, file, stack, options.sectorSize));
+    devices.set(loop.name, await attachLoop(runner, file, resources, { sectorSize: options.sectorSize }));
   }
   for (const part of layout.partitionings) {
     const device = devices.get(part.base)!;
     const loop = layout.loops.find((l) => l.name === part.base)!;
     const planned = planPartitions(part, loop.size ?? options.sizeBytes);
     await runner.run(['sfdisk', '--no-reread', '--no-tell-kernel', '--quiet', '--wipe', 'always', device], { input: planned.script });
-    const nodes = await mapPartitions(runner, device, planned.partitions.map((p) => p.number), stack);
+    const nodes = await mapPartitions(runner, device, planned.partitions.map((p) => p.number), resources);
     for (const p of planned.partitions) devices.set(p.name, nodes.get(p.number)!);
   }
   for (const fs of layout.filesystems) {
@@ -63,12 +62,7 @@ export async function createDisk(runner: Runner, options: DiskOptions, stack: Cl
     const fs = layout.filesystems.find((f) => f.name === m.base)!;
     const path = join(options.mountBase, m.mountPoint);
     mkdirSync(path, { recursive: true });
-    const released = ledgerRecord({ kind: 'mount', path });
-    await runner.run(['mount', devices.get(fs.name)!, path]);
-    stack.push(`unmount ${path}`, async () => {
-      await unmountTree(runner, path);
-      released();
-    }, `umount ${path}`);
+    await mountOwned(runner, ['mount', devices.get(fs.name)!], path, resources);
     mounts.push({ mountPoint: m.mountPoint, path, fsType: fs.type });
   }
   return { imagePath: files.get('image0')!, device: devices.get('image0')!, devices, mounts };

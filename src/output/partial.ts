@@ -1,7 +1,6 @@
-// Outputs are written under NAME.partial-PID (recorded in the ledger, removed on failure) and renamed when complete.
+// Outputs are written under a temporary name (recorded in the ledger, removed on failure) and renamed when complete.
 import { renameSync, rmSync } from 'node:fs';
-import type { CleanupStack } from '../core/cleanup-stack.js';
-import { ledgerRecord } from '../core/ledger.js';
+import type { Resources } from '../core/resources.js';
 
 export interface PartialOutput {
   temp: string;
@@ -9,12 +8,8 @@ export interface PartialOutput {
   commit(): void;
 }
 
-export function partialOutput(final: string, stack: CleanupStack): PartialOutput {
+export async function partialOutput(final: string, resources: Resources): Promise<PartialOutput> {
   const temp = `${final}.partial-${process.pid}`;
-  const released = ledgerRecord({ kind: 'file', path: temp });
-  stack.push(`remove ${temp}`, () => {
-    rmSync(temp, { force: true });
-    released();
-  });
+  await resources.acquire({ kind: 'file', path: temp }, async () => temp, { label: `remove ${temp}`, undo: () => rmSync(temp, { force: true }) });
   return { temp, commit: () => renameSync(temp, final) };
 }

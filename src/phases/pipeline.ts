@@ -1,18 +1,17 @@
 // The build as a flat list of steps: runBuild(ctx) reads top to bottom.
-import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync, lstatSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
-import { CleanupStack, errorMessage } from '../core/cleanup-stack.js';
 import { BuildError } from '../core/errors.js';
 import { makeTempDir, safeRemoveTree } from '../core/fs.js';
-import { LEDGER_NAME, Ledger, ledgerRecord, removeWorkDir, setActiveLedger } from '../core/ledger.js';
+import { LEDGER_NAME, Ledger, removeWorkDir } from '../core/ledger.js';
 import { mountsBelow } from '../core/mountinfo.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
 import { renderFstab, rootFilesystem } from '../disk/layout.js';
-import { writeDiskOutputs } from '../output/convert.js';
-import { writeTarOutputs } from '../output/tar.js';
+import { writeOutputs } from '../output/write.js';
+import { writeHooksTree } from './hook-runner.js';
 import { PHASES, phaseByName } from './phase-table.js';
-import { runPhase, writeHookRunner } from './run-phase.js';
+import { CHROOT_PATH, runPhase } from './run-phase.js';
 import { mountKernelFilesystems, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
 import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
@@ -36,16 +35,15 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   ctx.env.TMP_MOUNT_PATH = ctx.mountDir;
   await run('root');
   assertRootPopulated(ctx.mountDir);
-  const treeMounts = new CleanupStack();
+  const treeMounts = ctx.resources.nested();
   const releaseTree = async () => {
     await killProcessesRootedIn(ctx.mountDir, log);
-    await throwOnFailures(treeMounts.unwind());
+    await treeMounts.release();
     await unmountTree(runner, ctx.mountDir);
   };
-  ctx.stack.push('unmount the build tree', releaseTree);
+  ctx.resources.defer('unmount the build tree', releaseTree);
   swapInResolvConf(ctx.mountDir);
   await mountKernelFilesystems(runner, ctx.mountDir, treeMounts);
-  writeInstallTypeEnvironment(ctx);
   await run('extra-data');
   await run('pre-install');
   await run('install');
@@ -63,10 +61,10 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   const sizeBytes = await log.step('calculate the image size', async () => imageSizeBytes(ctx));
   ctx.env.DIB_IMAGE_SIZE = String(Math.round(sizeBytes / 1024));
   await run('block-device', ctx.builtDir);
-  const diskStack = new CleanupStack();
-  ctx.stack.push('release the disk', () => throwOnFailures(diskStack.unwind()));
+  const diskScope = ctx.resources.nested();
+  ctx.resources.defer('release the disk', () => diskScope.release());
   const disk = await log.step(`create the disk (${Math.round(sizeBytes / 1024 / 1024)} MiB)`, () =>
-    createDisk(runner, { layout: ctx.layout, sizeBytes, imageDir: ctx.imageDir, mountBase: ctx.mountDir, sectorSize: Number(ctx.env.DIB_BLOCK_SIZE || 512) }, diskStack),
+    createDisk(runner, { layout: ctx.layout, sizeBytes, imageDir: ctx.imageDir, mountBase: ctx.mountDir, sectorSize: ctx.config.blockSize }, diskScope),
   );
   exportDiskVariables(ctx, disk);
   mkdirSync(join(ctx.builtDir, 'etc'), { recursive: true });
@@ -78,78 +76,61 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   ctx.env.TMP_MOUNT_PATH = ctx.mountDir;
 
   // 4. Finalise on the real filesystems.
-  const finalMounts = new CleanupStack();
+  const finalMounts = diskScope.nested();
   const releaseFinalMounts = async () => {
     await killProcessesRootedIn(ctx.mountDir, log);
-    await throwOnFailures(finalMounts.unwind());
+    await finalMounts.release();
   };
-  diskStack.push('unmount kernel filesystems from the image', releaseFinalMounts);
+  diskScope.defer('unmount kernel filesystems from the image', releaseFinalMounts);
   await mountKernelFilesystems(runner, ctx.mountDir, finalMounts);
   await run('pre-finalise');
   await run('finalise');
   await run('cleanup');
   restoreResolvConf(ctx.mountDir);
   await scrubTree(ctx);
-  await log.step('scan the image for secret values', () => scanForSecrets(runner, [ctx.mountDir, `${ctx.outputStem}.d`], ctx.secrets));
+  await log.step('scan the image for secret values', () => scanForSecrets(runner, [ctx.mountDir, `${ctx.outputStem}.d`], ctx.prepared.secrets));
+  const writeOptions = { compress: !ctx.config.uncompressed, qemuImgOptions: ctx.config.qemuImgOptions, checksum: ctx.config.checksum, overwrite: ctx.config.overwriteOldImage };
   const outputs: string[] = [];
-  outputs.push(...(await writeTarOutputs(runner, ctx.mountDir, ctx.outputStem, ctx.config.imageTypes, ctx.stack)));
+  if (ctx.prepared.outputs.some((o) => o.type.source === 'tree')) {
+    await log.step('write the tree outputs', async () => {
+      outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { tree: ctx.mountDir }, writeOptions, ctx.resources)));
+    });
+  }
 
   // 5. Release the disk (fstrim keeps the raw file sparse), then convert.
   await releaseFinalMounts();
   await log.step('unmount the image', () => finishDisk(runner, disk));
-  await throwOnFailures(diskStack.unwind());
+  await diskScope.release();
   await log.step('write the outputs', async () => {
-    outputs.push(
-      ...(await writeDiskOutputs(runner, disk.imagePath, {
-        stem: ctx.outputStem,
-        types: ctx.config.imageTypes,
-        compress: !ctx.config.uncompressed,
-        qemuImgOptions: String(ctx.config.qemuImgOptions ?? ''),
-        checksum: !!ctx.config.checksum,
-        overwrite: !!ctx.env.OVERWRITE_OLD_IMAGE && ctx.env.OVERWRITE_OLD_IMAGE !== '0',
-      }, ctx.stack)),
-    );
+    outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { raw: disk.imagePath }, writeOptions, ctx.resources)));
   });
   return { outputs };
 }
 
 async function prepareWorkDir(ctx: BuildContext): Promise<void> {
-  const parent = String(ctx.config.tmpDir || '/tmp');
-  ctx.workDir = makeTempDir(parent, 'dib_build.');
-  const workDir = ctx.workDir;
-  setActiveLedger(new Ledger(join(workDir, LEDGER_NAME), workDir));
-  ledgerRecord({ kind: 'dir', path: workDir });
-  ctx.stack.push(`remove ${workDir}`, async () => {
-    await killProcessesRootedIn(workDir, ctx.log);
-    await unmountTree(ctx.runner, workDir);
-    setActiveLedger(undefined);
-    removeWorkDir(workDir);
-  }, `umount -R ${workDir}; rm -rf ${workDir}`);
+  const workDir = makeTempDir(ctx.config.tmpDir, 'dib_build.');
+  ctx.workDir = workDir;
+  const ledger = new Ledger(join(workDir, LEDGER_NAME), workDir);
+  ctx.own(ledger);
+  await ctx.resources.acquire({ kind: 'dir', path: workDir }, async () => workDir, {
+    label: `remove ${workDir}`,
+    undo: async () => {
+      await killProcessesRootedIn(workDir, ctx.log);
+      await unmountTree(ctx.runner, workDir);
+      removeWorkDir(workDir);
+    },
+    manual: `umount -R ${workDir}; rm -rf ${workDir}`,
+  });
   mkdirSync(ctx.imageDir);
-  copyHooksTree(ctx);
-  writeHookRunner(ctx.hooksDir);
+  writeHooksTree(ctx.plan, ctx.hooksDir);
   Object.assign(ctx.env, {
     TMP_BUILD_DIR: workDir,
     TMP_IMAGE_DIR: ctx.imageDir,
     TMP_HOOKS_PATH: ctx.hooksDir,
     OUT_IMAGE_PATH: dirname(ctx.outputStem),
   });
-  mkdirSync(String(ctx.config.imageCache), { recursive: true });
-  mkdirSync(ctx.env.DIB_LOCKFILES, { recursive: true });
+  mkdirSync(ctx.config.imageCache, { recursive: true });
   ctx.log.info(`Building in ${workDir}`);
-}
-
-/** Copy the merged element tree into $TMP_HOOKS_PATH (symlinks kept, modes preserved). */
-function copyHooksTree(ctx: BuildContext): void {
-  mkdirSync(ctx.hooksDir);
-  for (const [dir, entries] of ctx.plan.tree.dirs) {
-    const target = join(ctx.hooksDir, dir);
-    mkdirSync(target, { recursive: true });
-    for (const entry of entries.values()) {
-      for (const source of [entry.path, ...entry.mergedFrom]) cpSync(source, join(target, entry.name), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
-    }
-  }
-  for (const entry of ctx.plan.tree.topFiles.values()) cpSync(entry.path, join(ctx.hooksDir, entry.name), { preserveTimestamps: true });
 }
 
 function assertRootPopulated(root: string): void {
@@ -161,14 +142,6 @@ function assertRootPopulated(root: string): void {
   }
 }
 
-/** DIB step 13: DIB_DEFAULT_INSTALLTYPE reaches hooks through a generated environment.d file. */
-function writeInstallTypeEnvironment(ctx: BuildContext): void {
-  const dir = join(ctx.hooksDir, 'environment.d');
-  mkdirSync(dir, { recursive: true });
-  const value = String(ctx.config.installType || 'source').replace(/"/g, '');
-  writeFileSync(join(dir, '11-dib-install-type.bash'), `export DIB_DEFAULT_INSTALLTYPE=\${DIB_DEFAULT_INSTALLTYPE:-"${value}"}\n`);
-}
-
 /** `-p` packages: installed in the chroot after install.d, with install-packages (no pkg-map, like DIB). */
 async function installExtraPackages(ctx: BuildContext): Promise<void> {
   const packages = ctx.config.packages;
@@ -176,7 +149,7 @@ async function installExtraPackages(ctx: BuildContext): Promise<void> {
   if (!existsSync(join(ctx.mountDir, 'usr/local/bin/install-packages'))) {
     throw new BuildError('-p needs install-packages in the image, and no element installed it', { hint: 'include an OS element that provides install-packages (debian-minimal does, through dpkg)' });
   }
-  const env = { ...ctx.env, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/root' };
+  const env = { ...ctx.env, PATH: CHROOT_PATH, HOME: '/root' };
   await ctx.log.step(`install extra packages: ${packages.join(' ')}`, () =>
     ctx.runner.run(['chroot', ctx.mountDir, '/usr/local/bin/install-packages', ...packages], { env, label: 'packages' }),
   );
@@ -216,13 +189,3 @@ function walkFiles(dir: string, fn: (path: string) => unknown): void {
     } else if (st.isFile()) fn(p);
   }
 }
-
-async function throwOnFailures(pending: Promise<Array<{ label: string; error: unknown; manual?: string }>>): Promise<void> {
-  const failures = await pending;
-  if (failures.length) {
-    throw new BuildError(`cleanup failed: ${failures.map((f) => `${f.label}: ${errorMessage(f.error)}`).join('; ')}`, {
-      hint: failures.map((f) => f.manual).filter(Boolean).join('\n') || undefined,
-    });
-  }
-}
-

@@ -1,54 +1,21 @@
-// Run one phase's hooks, outside the image or inside its chroot, with environment.d sourced first.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
-import { DEFAULT_RUN_PARTS_REGEX, type MergedEntry, selectHooks } from '../elements/hooks.js';
+// Run one phase of the plan: its hooks in the plan's order, outside the image or in its chroot, each
+// through the hook runner (which sources the plan's environment files). Files an earlier phase created
+// in the hooks tree (DIB allows it) are added as recorded plan amendments, never silently.
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
-import { CleanupStack } from '../core/cleanup-stack.js';
 import { BuildError } from '../core/errors.js';
 import { CommandError } from '../core/exec.js';
-import type { Phase } from './phase-table.js';
+import { sleep } from '../core/retry.js';
+import { type MergedEntry, compareRunParts, selectEnvironmentFiles, selectHooks } from '../elements/hooks.js';
+import type { PlannedHook } from '../elements/plan.js';
 import { bindHooks } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
+import { FAULT_BIN, HOOK_RUNNER, writeEnvironmentList } from './hook-runner.js';
+import type { Phase } from './phase-table.js';
 
 export const CHROOT_HOOKS = '/tmp/in_target.d';
-const CHROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-/** The per-hook runner: sources environment.d (byte order, set -eu -o pipefail), then execs the hook. */
-const RUN_HOOK = `#!/bin/bash
-# Written by disk-image-create: source environment.d like dib-run-parts, then run one hook.
-set -eu
-set -o pipefail
-envdir=$1
-shift
-if [ -d "$envdir" ]; then
-  for f in "$envdir"/*; do
-    name=\${f##*/}
-    [[ $name =~ ^[0-9A-Za-z_.-]+$ ]] || continue
-    [ -f "$f" ] || continue
-    if [ "\${DIB_DEBUG_TRACE:-0}" -gt 1 ]; then echo "dib-run-parts Sourcing environment file $f" >&2; set -x; fi
-    source "$f"
-    { set +x; } 2>/dev/null
-  done
-fi
-exec "$@"
-`;
-
-export function writeHookRunner(hooksDir: string): void {
-  const path = join(hooksDir, 'dib-run-hook');
-  writeFileSync(path, RUN_HOOK);
-  chmodSync(path, 0o755);
-  // Fault injection for the test suite (see core/exec.ts): tools that hooks call fail as well.
-  const faults = (process.env.DIB_TS_FAULT_COMMAND ?? '').split(',').filter((t) => /^[A-Za-z0-9._+-]+$/.test(t));
-  if (faults.length) {
-    mkdirSync(join(hooksDir, FAULT_BIN));
-    for (const tool of faults) {
-      writeFileSync(join(hooksDir, FAULT_BIN, tool), `#!/bin/sh\necho "${tool}: injected fault (DIB_TS_FAULT_COMMAND)" >&2\nexit 1\n`);
-      chmodSync(join(hooksDir, FAULT_BIN, tool), 0o755);
-    }
-  }
-}
-
-const FAULT_BIN = 'fault-bin';
+export const CHROOT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface PhaseOptions {
   /** Image root for this phase (TARGET_ROOT / TMP_MOUNT_PATH). */
@@ -59,10 +26,10 @@ export interface PhaseOptions {
 
 export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOptions): Promise<void> {
   await injectSignal(`before-${phase.name}`);
-  const hooks = hooksAtRunTime(ctx, phase);
-  const hasDir = ctx.plan.tree.dirs.has(phase.dir);
+  amendEnvironmentFiles(ctx, phase);
+  const hooks = hooksToRun(ctx, phase);
   // DIB: in-chroot phases (and their break points) only run when some element has the directory.
-  if (phase.inChroot && !hasDir) {
+  if (phase.inChroot && !ctx.plan.tree.dirs.has(phase.dir)) {
     await injectSignal(`after-${phase.name}`);
     ctx.throwIfAborted();
     return;
@@ -73,12 +40,14 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
   await breakPoint(ctx, `before-${phase.name}`, phase.inChroot ? options.root : undefined);
   let ok = false;
   try {
-    await CleanupStack.using(async (stack) => {
-      if (phase.inChroot && hooks.length) await bindHooks(ctx.runner, ctx.hooksDir, options.root, stack);
+    await ctx.resources.using(async (scope) => {
+      if (phase.inChroot && hooks.length) await bindHooks(ctx.runner, ctx.hooksDir, options.root, scope);
       try {
         for (const hook of hooks) await runHook(ctx, phase, hook, options.root);
       } catch (error) {
-        if (phase.inChroot || phase.name === 'block-device') await breakPoint(ctx, 'after-error', phase.inChroot && !ctx.env.break_outside_target ? options.root : undefined);
+        if (phase.inChroot || phase.name === 'block-device') {
+          await breakPoint(ctx, 'after-error', phase.inChroot && !ctx.config.breakOutsideTarget ? options.root : undefined);
+        }
         throw error;
       } finally {
         if (phase.inChroot) await killProcessesRootedIn(options.root, ctx.log);
@@ -93,21 +62,28 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
   ctx.throwIfAborted();
 }
 
-async function runHook(ctx: BuildContext, phase: Phase, hook: { name: string; element: string }, root: string): Promise<void> {
+/** The argv that runs one hook (the same runner outside and inside the chroot). */
+export function hookArgv(ctx: BuildContext, phase: Phase, hook: string): string[] {
+  if (phase.inChroot) return ['chroot', ctx.mountDir, '/bin/bash', `${CHROOT_HOOKS}/${HOOK_RUNNER}`, CHROOT_HOOKS, `${CHROOT_HOOKS}/${phase.dir}/${hook}`];
+  return ['bash', join(ctx.hooksDir, HOOK_RUNNER), ctx.hooksDir, join(ctx.hooksDir, phase.dir, hook)];
+}
+
+async function runHook(ctx: BuildContext, phase: Phase, hook: PlannedHook, root: string): Promise<void> {
   ctx.throwIfAborted();
   const label = `${hook.element}/${phase.dir}/${hook.name}`;
   const env: Record<string, string> = { ...ctx.env };
   if (phase.hasTargetRoot) env.TARGET_ROOT = root;
+  const faults = existsSync(join(ctx.hooksDir, FAULT_BIN));
   let argv: string[];
   if (phase.inChroot) {
     delete env.TMPDIR;
     delete env.VIRTUAL_ENV;
-    env.PATH = existsSync(join(ctx.hooksDir, FAULT_BIN)) ? `${CHROOT_HOOKS}/${FAULT_BIN}:${CHROOT_PATH}` : CHROOT_PATH;
+    env.PATH = faults ? `${CHROOT_HOOKS}/${FAULT_BIN}:${CHROOT_PATH}` : CHROOT_PATH;
     env.HOME = '/root';
-    argv = ['chroot', root, '/bin/bash', `${CHROOT_HOOKS}/dib-run-hook`, `${CHROOT_HOOKS}/environment.d`, `${CHROOT_HOOKS}/${phase.dir}/${hook.name}`];
+    argv = ['chroot', root, ...hookArgv(ctx, phase, hook.name).slice(2)];
   } else {
-    if (existsSync(join(ctx.hooksDir, FAULT_BIN))) env.PATH = `${join(ctx.hooksDir, FAULT_BIN)}:${env.PATH}`;
-    argv = ['bash', join(ctx.hooksDir, 'dib-run-hook'), join(ctx.hooksDir, 'environment.d'), join(ctx.hooksDir, phase.dir, hook.name)];
+    if (faults) env.PATH = `${join(ctx.hooksDir, FAULT_BIN)}:${env.PATH}`;
+    argv = hookArgv(ctx, phase, hook.name);
   }
   ctx.log.emit({ type: 'hook-start', phase: phase.name, element: hook.element, hook: hook.name });
   const start = process.hrtime.bigint();
@@ -118,16 +94,67 @@ async function runHook(ctx: BuildContext, phase: Phase, hook: { name: string; el
     if (ctx.signal.aborted) throw error;
     status = error instanceof CommandError ? (error.status ?? -1) : -1;
     const tail = error instanceof CommandError ? error.tail : [];
-    const failure = new BuildError(`hook ${phase.dir}/${hook.name} of element '${hook.element}' failed with exit status ${status} (phase ${phase.name}, ${phase.inChroot ? 'in the chroot' : 'outside the image'})`, {
-      details: tail.length ? ['last output:', ...tail.map((l) => `  ${l}`)] : [],
-      hint: `rerun with -x to trace the hook${phase.inChroot || phase.name === 'block-device' ? `, or with break=after-error to get a shell ${phase.inChroot ? 'in the chroot ' : ''}where it failed` : ''}`,
-      cause: error,
-    });
-    throw failure;
+    throw new BuildError(
+      `hook ${phase.dir}/${hook.name} of element '${hook.element}' failed with exit status ${status} (phase ${phase.name}, ${phase.inChroot ? 'in the chroot' : 'outside the image'})`,
+      {
+        details: tail.length ? ['last output:', ...tail.map((l) => `  ${l}`)] : [],
+        hint: `rerun with -x to trace the hook${phase.inChroot || phase.name === 'block-device' ? `, or with break=after-error to get a shell ${phase.inChroot ? 'in the chroot ' : ''}where it failed` : ''}`,
+        cause: error,
+      },
+    );
   } finally {
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     ctx.hookTimings.push({ phase: phase.name, element: hook.element, hook: hook.name, seconds });
     ctx.log.emit({ type: 'hook-end', phase: phase.name, element: hook.element, hook: hook.name, seconds, status });
+  }
+}
+
+/**
+ * The plan's hooks for this phase, amended by what earlier phases changed in the hooks tree (some DIB
+ * elements write hooks at extra-data): each addition or removal is an event and a log line.
+ */
+export function hooksToRun(ctx: BuildContext, phase: Phase): PlannedHook[] {
+  const planned = ctx.plan.phases.find((p) => p.phase.name === phase.name)!;
+  const dir = join(ctx.hooksDir, phase.dir);
+  const present = new Set(existsSync(dir) ? readdirSync(dir).filter((n) => !n.startsWith('.')) : []);
+  const known = new Set([...planned.hooks.map((h) => h.name), ...planned.ignored.map((i) => i.entry.name)]);
+  const runs = planned.hooks.filter((h) => {
+    if (present.has(h.name)) return true;
+    ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'removed', name: h.name, element: h.element, reason: 'an earlier phase removed it from the hooks tree' });
+    return false;
+  });
+  const fromDir = [...present].filter((n) => !known.has(n)).map((name) => ({ name, path: join(dir, name), element: ownerOf(ctx, phase, name), isDirectory: false, mergedFrom: [] }));
+  const added = selectHooks(fromDir, ctx.config.runPartsRegex).runs;
+  for (const h of added) {
+    ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'added', name: h.name, element: h.element, reason: 'created in the hooks tree by an earlier phase' });
+  }
+  return [...runs, ...added].sort((a, b) => compareRunParts(a.name, b.name));
+}
+
+/** Environment files an earlier phase added to environment.d are sourced from now on (as dib-run-parts would). */
+function amendEnvironmentFiles(ctx: BuildContext, phase: Phase): void {
+  const dir = join(ctx.hooksDir, 'environment.d');
+  if (!existsSync(dir)) return;
+  const known = new Set(ctx.environmentFiles);
+  const entries: MergedEntry[] = readdirSync(dir).map((name) => ({ name, path: join(dir, name), element: known.has(name) ? '' : '(generated)', isDirectory: false, mergedFrom: [] }));
+  const selected = selectEnvironmentFiles(entries).map((e) => e.name);
+  const added = selected.filter((n) => !known.has(n));
+  const removed = ctx.environmentFiles.filter((n) => !selected.includes(n));
+  if (!added.length && !removed.length) return;
+  for (const name of added) ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'added', name: `environment.d/${name}`, element: '(generated)', reason: 'created by an earlier phase' });
+  for (const name of removed) ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'removed', name: `environment.d/${name}`, element: '', reason: 'removed by an earlier phase' });
+  ctx.environmentFiles = selected;
+  writeEnvironmentList(ctx.hooksDir, selected);
+}
+
+/** The element of a file found in the tree: the planned owner of the directory a link points into. */
+function ownerOf(ctx: BuildContext, phase: Phase, name: string): string {
+  const planned = ctx.plan.tree.dirs.get(phase.dir);
+  try {
+    const first = readlinkSync(join(ctx.hooksDir, phase.dir, name)).split('/').find((c) => c && c !== '.');
+    return (first && planned?.get(first)?.element) || '(generated)';
+  } catch {
+    return '(generated)';
   }
 }
 
@@ -141,44 +168,16 @@ async function injectSignal(point: string): Promise<void> {
   const [signal, at] = spec.split('@');
   if (at !== point) return;
   process.kill(process.pid, signal as NodeJS.Signals);
-  await new Promise((r) => setTimeout(r, 50)); // let the handler run, as it would for a real signal
-}
-
-/**
- * The hooks to run, read from the merged tree when the phase starts (as dib-run-parts does): earlier
- * phases may add some, e.g. install-types links `install.d/<prefix>-<type>-install/*` at extra-data.
- * Each keeps the element that owns it, or the element of the directory a link points into.
- */
-export function hooksAtRunTime(ctx: BuildContext, phase: Phase): MergedEntry[] {
-  const dir = join(ctx.hooksDir, phase.dir);
-  if (!existsSync(dir)) return [];
-  const planned = ctx.plan.tree.dirs.get(phase.dir) ?? new Map<string, MergedEntry>();
-  const ownerOf = (name: string): string => {
-    const known = planned.get(name);
-    if (known) return known.element;
-    try {
-      const target = readlinkSync(join(dir, name));
-      const first = target.split('/').find((c) => c && c !== '.');
-      return (first && planned.get(first)?.element) || '(generated)';
-    } catch {
-      return '(generated)';
-    }
-  };
-  const entries = readdirSync(dir)
-    .filter((n) => !n.startsWith('.'))
-    .map((name) => ({ name, path: join(dir, name), element: ownerOf(name), isDirectory: false, mergedFrom: [] }));
-  return selectHooks(entries, ctx.env.RUN_PARTS_REGEX || DEFAULT_RUN_PARTS_REGEX).runs;
+  await sleep(50); // let the handler run, as it would for a real signal
 }
 
 /** DIB's break points: `break=before-install,after-error` opens a shell (in the chroot for chroot phases). */
 export async function breakPoint(ctx: BuildContext, point: string, chrootRoot?: string): Promise<void> {
-  const wanted = (ctx.env.break ?? '').split(',').map((s) => s.trim());
-  if (!wanted.includes(point)) return;
-  process.stderr.write(`Starting debug shell. Exit to resume building.\nAt stage ${point}\n`);
-  const cmd = ctx.env.break_cmd || 'bash';
+  if (!ctx.config.breakPoints.includes(point)) return;
+  ctx.log.emit({ type: 'break', point, state: 'start', message: `Starting debug shell. Exit to resume building.\nAt stage ${point}` });
   const env = { ...ctx.env };
-  const argv = chrootRoot ? ['chroot', chrootRoot, 'bash', '-c', cmd] : ['bash', '-c', cmd];
+  const argv = chrootRoot ? ['chroot', chrootRoot, 'bash', '-c', ctx.config.breakCmd] : ['bash', '-c', ctx.config.breakCmd];
   if (chrootRoot) env.PATH = CHROOT_PATH;
   await ctx.runner.run(argv, { env, interactive: true, okStatus: Array.from({ length: 256 }, (_, i) => i) });
-  process.stderr.write('Resuming\n');
+  ctx.log.emit({ type: 'break', point, state: 'resume', message: 'Resuming' });
 }

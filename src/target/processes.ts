@@ -1,4 +1,5 @@
 // Kill processes whose root directory is inside the image tree (left behind by hooks) before unmounting.
+import { poll } from '../core/retry.js';
 import { readdirSync, readlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from '../core/log.js';
@@ -30,7 +31,7 @@ export async function killProcessesRootedIn(root: string, log: Logger): Promise<
       /* already gone */
     }
   }
-  for (let i = 0; i < 30 && processesRootedIn(root).length; i++) await new Promise((r) => setTimeout(r, 100));
+  await poll(() => !processesRootedIn(root).length, { timeoutMs: 3000, intervalMs: 100 });
   for (const pid of processesRootedIn(root)) {
     try {
       process.kill(pid, 'SIGKILL');
@@ -38,7 +39,7 @@ export async function killProcessesRootedIn(root: string, log: Logger): Promise<
       /* gone */
     }
   }
-  for (let i = 0; i < 30 && processesRootedIn(root).length; i++) await new Promise((r) => setTimeout(r, 100));
+  await poll(() => !processesRootedIn(root).length, { timeoutMs: 3000, intervalMs: 100 });
   return pids.length;
 }
 

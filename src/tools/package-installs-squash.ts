@@ -1,11 +1,13 @@
-// Run by the package-installs element (extra-data.d, outside the chroot, environment.d sourced):
-// squash every element's package-installs, map names through pkg-map, write plain per-phase lists.
-import { mkdirSync, writeFileSync } from 'node:fs';
+// Run by the package-installs element (extra-data.d, outside the chroot, environment.d sourced): the
+// plan's package-installs entries ($TMP_HOOKS_PATH/package-entries.json, never re-read from element
+// copies) squashed by the plan's own function with the variables environment.d set, mapped through
+// pkg-map, written as plain per-phase lists.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { DibError } from '../core/errors.js';
 import { PACKAGE_PHASES } from '../phases/phase-table.js';
-import { readPackageInstalls, squashPackages } from '../elements/packages.js';
+import { type PackageEntry, squashPackages } from '../elements/packages.js';
 import { mapPackage, readPkgMap } from '../elements/pkg-map.js';
 
 function main(): number {
@@ -17,7 +19,7 @@ function main(): number {
   const elements = Object.entries((parse(process.env.IMAGE_ELEMENT_YAML ?? '') ?? {}) as Record<string, string>).map(([name, path]) => ({ name, path }));
   const order = (process.env.IMAGE_ELEMENT ?? '').split(' ').filter(Boolean);
   elements.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
-  const entries = elements.flatMap((e) => readPackageInstalls(e));
+  const entries = JSON.parse(readFileSync(join(process.env.TMP_HOOKS_PATH ?? '', 'package-entries.json'), 'utf8')) as PackageEntry[];
   const squashed = squashPackages(entries, process.env);
   const distro = process.env.DISTRO_NAME ?? '';
   const release = process.env.DIB_RELEASE ?? '';

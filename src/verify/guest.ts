@@ -1,11 +1,11 @@
 // A throwaway guest: copy-on-write overlay, config drive or NoCloud seed, qemu with the serial console in a file.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import type { CleanupStack } from '../core/cleanup-stack.js';
 import { BuildError } from '../core/errors.js';
 import type { Runner } from '../core/exec.js';
+import type { Resources } from '../core/resources.js';
+import { sleep } from '../core/retry.js';
 import { qemuAccelArgs } from './accel.js';
 
 export interface GuestOptions {
@@ -31,7 +31,7 @@ export interface Guest {
   errors(): string;
 }
 
-export async function startGuest(runner: Runner, options: GuestOptions, stack: CleanupStack): Promise<Guest> {
+export async function startGuest(runner: Runner, options: GuestOptions, resources: Resources): Promise<Guest> {
   const info = JSON.parse(await runner.output(['qemu-img', 'info', '--output=json', options.image])) as { format: string; 'virtual-size': number };
   const overlay = join(options.dir, 'overlay.qcow2');
   const size = Math.max(options.diskBytes, info['virtual-size']);
@@ -50,23 +50,16 @@ export async function startGuest(runner: Runner, options: GuestOptions, stack: C
     '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
   ];
   if (options.uefi) args.push('-bios', '/usr/share/ovmf/OVMF.fd');
-  const qemu: ChildProcess = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  qemu.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  stack.push('stop the guest', async () => {
-    if (qemu.exitCode === null && qemu.signalCode === null) {
-      qemu.kill('SIGKILL');
-      await new Promise((r) => qemu.once('exit', r));
-    }
-  }, `pkill -f ${overlay}`);
-  await new Promise((r) => setTimeout(r, 500));
-  if (qemu.exitCode !== null) throw new BuildError(`qemu exited at once: ${stderr.trim()}`, { hint: 'check that qemu-system-x86 is installed and the image is a disk image (qcow2 or raw)' });
+  const qemu = runner.start(['qemu-system-x86_64', ...args]);
+  resources.defer('stop the guest', () => qemu.stop(), `pkill -f ${overlay}`);
+  await sleep(500);
+  if (!qemu.alive()) throw new BuildError(`qemu exited at once: ${qemu.errors()}`, { hint: 'check that qemu-system-x86 is installed and the image is a disk image (qcow2 or raw)' });
   return {
     sshPort,
     consoleLog,
     readConsole: () => (existsSync(consoleLog) ? readFileSync(consoleLog, 'utf8') : ''),
-    alive: () => qemu.exitCode === null && qemu.signalCode === null,
-    errors: () => stderr.trim(),
+    alive: () => qemu.alive(),
+    errors: () => qemu.errors(),
   };
 }
 

@@ -1,5 +1,6 @@
 // Run commands in the guest over ssh on the loopback port forward.
 import type { Runner } from '../core/exec.js';
+import { retry } from '../core/retry.js';
 
 export interface SshTarget {
   port: number;
@@ -15,15 +16,25 @@ export function sshArgv(t: SshTarget): string[] {
 /** Run a shell script in the guest (as the login user; prefix with sudo inside the script). */
 export async function sshRun(runner: Runner, t: SshTarget, script: string, timeoutSeconds = 120): Promise<{ status: number; output: string }> {
   // 255 is ssh's own failure (connection refused or dropped, e.g. while first boot restarts sshd): retry.
-  for (let attempt = 0; ; attempt++) {
-    let result: { status: number; output: string };
+  const once = async () => {
     try {
       const r = await runner.run([...sshArgv(t), 'bash', '-s'], { input: script, capture: true, okStatus: Array.from({ length: 256 }, (_, i) => i), timeoutSeconds });
-      result = { status: r.status, output: `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim() };
+      return { status: r.status, output: `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim() };
     } catch (error) {
-      result = { status: -1, output: (error as Error).message };
+      return { status: -1, output: (error as Error).message };
     }
-    if (result.status !== 255 || attempt >= 3) return result;
-    await new Promise((r) => setTimeout(r, 3000));
+  };
+  let last = { status: -1, output: '' };
+  try {
+    return await retry(
+      async () => {
+        last = await once();
+        if (last.status === 255) throw new Error('ssh failed');
+        return last;
+      },
+      { attempts: 4, delayMs: 3000 },
+    );
+  } catch {
+    return last;
   }
 }

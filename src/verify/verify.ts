@@ -2,11 +2,12 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { CleanupStack } from '../core/cleanup-stack.js';
-import { BuildError } from '../core/errors.js';
 import type { Runner } from '../core/exec.js';
-import { makeTempDir, safeRemoveTree } from '../core/fs.js';
+import { makeTempDir } from '../core/fs.js';
+import { LEDGER_NAME, Ledger, removeWorkDir } from '../core/ledger.js';
 import type { Logger } from '../core/log.js';
+import { Resources } from '../core/resources.js';
+import { poll } from '../core/retry.js';
 import { unmountTree } from '../target/mounts.js';
 import { type CheckResult, OFFLINE_CHECKS, elementChecks, onlineChecks } from './checks.js';
 import { startGuest } from './guest.js';
@@ -39,18 +40,22 @@ const USER_DATA = '#!/bin/sh\nmkdir -p /var/lib/image-verify\necho "ran at $(dat
 export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner): Promise<VerifyReport> {
   const results: CheckResult[] = [];
   const wanted = (name: string) => !o.only.length || o.only.some((w) => name === w || name.startsWith(`${w}/`));
-  const stack = new CleanupStack();
-  const dir = makeTempDir(o.tmpDir, 'image-verify.');
-  stack.push(`remove ${dir}`, async () => {
-    await unmountTree(runner, dir);
-    safeRemoveTree(dir);
-  }, `umount -R ${dir}; rm -rf ${dir}`);
+  // Its own work directory and ledger (found by --cleanup-stale like a build's, if verify is killed).
+  const dir = makeTempDir(o.tmpDir, 'dib_build.verify-');
+  const resources = new Resources(new Ledger(join(dir, LEDGER_NAME), dir));
+  await resources.acquire({ kind: 'dir', path: dir }, async () => dir, {
+    label: `remove ${dir}`,
+    undo: async () => {
+      await unmountTree(runner, dir);
+      removeWorkDir(dir);
+    },
+    manual: `umount -R ${dir}; rm -rf ${dir}`,
+  });
   const report: VerifyReport = { results };
   try {
     let elements: string[] = [];
     await log.step('inspect the image (read-only)', async () => {
-      const inspect = new CleanupStack();
-      try {
+      await resources.using(async (inspect) => {
         const root = await mountImageReadOnly(runner, o.image, dir, inspect);
         for (const check of OFFLINE_CHECKS.filter((c) => wanted(c.name))) {
           const t = Date.now();
@@ -59,10 +64,7 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
         }
         const manifest = join(root, 'etc/dib-manifests/dib-element-manifest');
         if (existsSync(manifest)) elements = readFileSync(manifest, 'utf8').split(/\s+/).filter(Boolean);
-      } finally {
-        const failures = await inspect.unwind();
-        if (failures.length) throw new BuildError(`could not release the inspected image: ${failures.map((f) => f.label).join(', ')}`, { hint: failures.map((f) => f.manual).filter(Boolean).join('\n') || undefined });
-      }
+      });
       rmSync(join(dir, 'inspect.raw'), { force: true });
     });
     if (o.offlineOnly) return report;
@@ -73,7 +75,7 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
       startGuest(runner, {
         image: o.image, dir, diskBytes: o.diskBytes, seed: o.seed, publicKey: readFileSync(join(dir, 'key.pub'), 'utf8').trim(),
         hostname, instanceId: randomUUID(), userData: USER_DATA, memoryMiB: o.memoryMiB, uefi: o.uefi,
-      }, stack),
+      }, resources),
     );
     report.consoleLog = guest.consoleLog;
     const target: SshTarget = { port: guest.sshPort, user: o.user, key: join(dir, 'key') };
@@ -81,30 +83,33 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
     let up = false;
     await log.step('wait for ssh', async () => {
       let lastNote = 0;
-      while ((Date.now() - start) / 1000 < o.timeoutSeconds && guest.alive()) {
-        const r = await sshRun(runner, target, 'true', 20);
-        if (r.status === 0) {
-          up = true;
-          return;
-        }
-        if (Date.now() - lastNote > 30_000) {
-          lastNote = Date.now();
-          const tail = guest.readConsole().trim().split('\n').pop() ?? '';
-          log.info(`  still waiting after ${Math.round((Date.now() - start) / 1000)}s; console: ${tail.slice(0, 100)}`);
-        }
-        await new Promise((r2) => setTimeout(r2, 3000));
-      }
+      const answered = await poll(
+        async () => {
+          if ((await sshRun(runner, target, 'true', 20)).status === 0) return true;
+          if (Date.now() - lastNote > 30_000) {
+            lastNote = Date.now();
+            const tail = guest.readConsole().trim().split('\n').pop() ?? '';
+            log.info(`  still waiting after ${Math.round((Date.now() - start) / 1000)}s; console: ${tail.slice(0, 100)}`);
+          }
+          return undefined;
+        },
+        { timeoutMs: o.timeoutSeconds * 1000, intervalMs: 3000, giveUp: () => !guest.alive() },
+      );
+      up = answered === true;
     });
     report.bootSeconds = (Date.now() - start) / 1000;
     if (up) {
       // First boot goes on after sshd answers (cloud-init's config and final stages): wait for it to
       // settle, polling over fresh connections, so the checks see the finished instance.
       await log.step('wait for cloud-init to finish', async () => {
-        while ((Date.now() - start) / 1000 < o.timeoutSeconds) {
-          const r = await sshRun(runner, target, 'command -v cloud-init >/dev/null || { echo none; exit 0; }; sudo -n cloud-init status 2>/dev/null', 30);
-          if (r.status !== 255 && /status: (done|error|disabled)|^none$/m.test(r.output)) return;
-          await new Promise((r2) => setTimeout(r2, 3000));
-        }
+        const left = Math.max(0, o.timeoutSeconds * 1000 - (Date.now() - start));
+        await poll(
+          async () => {
+            const r = await sshRun(runner, target, 'command -v cloud-init >/dev/null || { echo none; exit 0; }; sudo -n cloud-init status 2>/dev/null', 30);
+            return r.status !== 255 && /status: (done|error|disabled)|^none$/m.test(r.output);
+          },
+          { timeoutMs: left, intervalMs: 3000 },
+        );
       });
     }
     const checks = [...onlineChecks({ hostname, diskBytes: o.diskBytes }).map((c) => ({ ...c, group: 'online' as const })),
@@ -121,7 +126,7 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
     }
     return report;
   } finally {
-    const failures = await stack.unwind();
+    const failures = await resources.unwind();
     for (const f of failures) log.warn(`cleanup: ${f.label}: ${(f.error as Error).message}${f.manual ? ` (by hand: ${f.manual})` : ''}`);
   }
 }

@@ -60,8 +60,8 @@ describe('element-info', () => {
     expect(phase('install').inChroot).toBe(true);
     expect(phase('install').hooks.map((h: { name: string }) => h.name)).toEqual(['50-app']);
     expect(phase('install').ignored).toEqual([{ name: '60-not-run.sh', element: 'app', reason: 'bad-name' }]);
-    expect(plan.environmentFiles.map((f: { name: string }) => f.name)).toEqual(['10-myos.bash']);
-    expect(plan.packages['install.d']).toEqual({ install: [['curl', 'app'], ['build-essential', 'app']], uninstall: [['build-essential', 'app']] });
+    expect(plan.environmentFiles.map((f: { name: string; element: string }) => `${f.element}/${f.name}`)).toEqual(['myos/10-myos.bash', '(engine)/11-dib-install-type.bash']);
+    expect(plan.packages.squashed['install.d']).toEqual({ install: [['curl', 'app'], ['build-essential', 'app']], uninstall: [['build-essential', 'app']] });
     const text = (await info(['--plan', '-n', 'app', 'myos'])).stdout;
     expect(text).toContain('Phase finalise (finalise.d, in chroot): 1 hook');
     expect(text).toMatch(/10-lib-final\s+lib/);

@@ -1,8 +1,10 @@
 // The cleanup stack and the safe-removal guard.
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CleanupStack, attachCleanupFailures } from '../../../src/core/cleanup-stack.js';
+import { Ledger } from '../../../src/core/ledger.js';
+import { Resources } from '../../../src/core/resources.js';
 import { BuildError } from '../../../src/core/errors.js';
 import { safeRemoveTree } from '../../../src/core/fs.js';
 import { mountsBelow } from '../../../src/core/mountinfo.js';
@@ -31,14 +33,40 @@ describe('CleanupStack', () => {
     expect(primary.message).toBe('hook failed');
     expect(primary.cleanupFailures).toEqual(['detach /dev/loop9: busy (release by hand: losetup -d /dev/loop9)']);
   });
-  it('using() unwinds a nested stack on success and on error', async () => {
+  it('a nested scope is unwound on success and on error; a failed undo after success is an error, not dropped', async () => {
+    const t = tempDir();
+    const resources = new Resources(new Ledger(join(t.path, 'ledger.jsonl'), t.path));
     const seen: string[] = [];
-    await CleanupStack.using(async (s) => s.push('x', () => void seen.push('x')));
-    await expect(CleanupStack.using(async (s) => {
-      s.push('y', () => void seen.push('y'));
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await resources.using(async (s) => s.defer('x', () => void seen.push('x')));
+    await expect(
+      resources.using(async (s) => {
+        s.defer('y', () => void seen.push('y'));
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(seen).toEqual(['x', 'y']);
+    await expect(
+      resources.using(async (s) =>
+        s.defer('unmount z', () => {
+          throw new Error('busy');
+        }, 'umount -l z'),
+      ),
+    ).rejects.toThrow(/cleanup failed: unmount z: busy/);
+    t.remove();
+  });
+  it('acquire records the resource before acquiring and marks it released after its undo', async () => {
+    const t = tempDir();
+    const ledger = new Ledger(join(t.path, 'ledger.jsonl'), t.path);
+    const resources = new Resources(ledger);
+    let inLedgerWhileAcquiring = '';
+    await resources.acquire({ kind: 'mount', path: '/x' }, async () => {
+      inLedgerWhileAcquiring = readFileSync(ledger.path, 'utf8');
+      return 'v';
+    }, { label: 'unmount /x', undo: () => {} });
+    expect(inLedgerWhileAcquiring).toContain('"kind":"mount","path":"/x"');
+    expect(await resources.unwind()).toEqual([]);
+    expect(readFileSync(ledger.path, 'utf8')).toMatch(/"released":0/);
+    t.remove();
   });
 });
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { LEDGER_NAME, Ledger, findStaleLedgers, ledgerRecord, processStartTime, setActiveLedger } from '../../../src/core/ledger.js';
+import { LEDGER_NAME, Ledger, findStaleLedgers, processStartTime } from '../../../src/core/ledger.js';
 import { tempDir } from '../../helpers/tree.js';
 
 describe('ledger', () => {
@@ -10,11 +10,10 @@ describe('ledger', () => {
     const t = tempDir();
     const work = join(t.path, 'dib_build.live');
     mkdirSync(work);
-    setActiveLedger(new Ledger(join(work, LEDGER_NAME), work));
-    const release = ledgerRecord({ kind: 'mount', path: `${work}/mnt/proc` });
-    ledgerRecord({ kind: 'loop', file: `${work}/image/image0.raw` });
-    release();
-    setActiveLedger(undefined);
+    const ledger = new Ledger(join(work, LEDGER_NAME), work);
+    const mount = ledger.record({ kind: 'mount', path: `${work}/mnt/proc` });
+    ledger.record({ kind: 'loop', file: `${work}/image/image0.raw` });
+    ledger.released(mount);
     expect(findStaleLedgers(t.path)).toEqual([]);
     t.remove();
   });

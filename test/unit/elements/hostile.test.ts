@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { UsageError, ValidationErrors } from '../../../src/core/errors.js';
 import { planBuild, selectElements } from '../../../src/elements/plan.js';
+import { DEFAULT_RUN_PARTS_REGEX } from '../../../src/elements/hooks.js';
 import { el, tempDir, writeTree } from '../../helpers/tree.js';
 
 const dir = tempDir();
@@ -12,7 +13,7 @@ function plan(extra: Record<string, unknown>): UsageError | ValidationErrors | u
   const root = join(dir.path, `t${n++}`);
   writeTree(root, { os: el([], ['operating-system']), bad: extra as never });
   try {
-    planBuild(selectElements(['os', 'bad'], { elementsPath: root, builtinDir: null }), {});
+    planBuild(selectElements(['os', 'bad'], { elementsPath: root, builtinDir: null }), { env: {}, runPartsRegex: DEFAULT_RUN_PARTS_REGEX, installType: 'source' });
   } catch (e) {
     if (e instanceof UsageError || e instanceof ValidationErrors) return e;
     throw e;

@@ -1,0 +1,70 @@
+// ONE preparation, pure (no side effects, no root): typed configuration in, the build plan out.
+// `element-info --plan` prints it; `disk-image-create` executes it.
+import { dirname, resolve } from 'node:path';
+import type { BuildConfig } from '../config/settings.js';
+import { type HostMirrors, readHostMirrors } from '../config/host-apt.js';
+import { type Layout, chooseLayoutSource, parseLayout } from '../disk/layout.js';
+import { type BuildPlan, buildElementList, defaultBlockDeviceFor, planBuild, selectElements } from '../elements/plan.js';
+import { type OutputType, outputPath, outputType } from '../output/types.js';
+import { hookEnvironment } from './environment.js';
+import { declaredSecretNames, secretValuesOf } from './secrets.js';
+
+export interface PlannedOutput {
+  type: OutputType;
+  path: string;
+}
+
+export interface PreparedBuild {
+  config: BuildConfig;
+  /** The element list after disk-image-create's pre-processing (base added unless skipped). */
+  requested: string[];
+  plan: BuildPlan;
+  layout: Layout;
+  /** Root mkfs options the layout was made with. */
+  rootMkfsOptions: string;
+  outputs: PlannedOutput[];
+  /** The variables every hook sees (before environment.d), in a stable order. */
+  hookEnv: Record<string, string>;
+  /** Values redacted from every sink and scanned for in the image. */
+  secrets: string[];
+  mirrors: HostMirrors;
+}
+
+export interface PrepareOptions {
+  /** The command line, as DIB_ARGS shows it to hooks. */
+  argv: string[];
+  /** The caller's environment (hooks inherit it unless -c). */
+  env: NodeJS.ProcessEnv;
+  /** Host apt configuration root (tests). */
+  aptRoot?: string;
+}
+
+export function prepareBuild(config: BuildConfig, options: PrepareOptions): PreparedBuild {
+  const mirrors = readHostMirrors(options.aptRoot);
+  const requested = buildElementList([...config.elements], { skipBase: config.skipBase });
+  const selection = selectElements(requested, {
+    elementsPath: config.elementsPath || undefined,
+    defaultOsElement: config.defaultOsElement,
+    defaultBlockDevice: defaultBlockDeviceFor(config.arch),
+  });
+  const extra: Record<string, string> = {};
+  if (mirrors.mirror) extra.DIB_HOST_DEBIAN_MIRROR = mirrors.mirror;
+  if (mirrors.securityMirror) extra.DIB_HOST_DEBIAN_SECURITY_MIRROR = mirrors.securityMirror;
+  extra.DIB_TS_NODE = process.execPath;
+  extra.DIB_TS_LIB = resolve(dirname(new URL(import.meta.url).pathname), '..');
+  const elementsPath = selection.index.entries.join(':');
+  const secretNames = declaredSecretNames(selection.elements);
+  const hookEnv = hookEnvironment({ config, elements: selection.elements, elementsPath, argv: options.argv, callerEnv: options.env, extra, secretNames });
+  const plan = planBuild(selection, { env: hookEnv, runPartsRegex: config.runPartsRegex, installType: config.installType });
+  const rootMkfsOptions = [
+    config.fsType === 'ext4' ? `-i 4096 -J size=${config.mkfsJournalSize}` : '',
+    config.maxOnlineResize > 0 ? `-E resize=${config.maxOnlineResize}` : '',
+    config.mkfsOptions,
+  ]
+    .filter(Boolean)
+    .join(' ');
+  const source = chooseLayoutSource({ config: config.blockDeviceConfig, elements: selection.elements, arch: config.arch });
+  const layout = parseLayout(source.text, source.source, { fsType: config.fsType, rootLabel: config.rootLabel, mkfsOptions: rootMkfsOptions });
+  const outputs = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
+  return { config, requested, plan, layout, rootMkfsOptions, outputs, hookEnv, secrets: secretValuesOf(hookEnv, secretNames), mirrors };
+}

@@ -1,0 +1,104 @@
+// The build command's orchestration: logging sinks, the one preparation, host checks, signals, stale
+// recovery, the output lock, the pipeline, unwinding, the timing table, and --verify.
+import { appendFileSync } from 'node:fs';
+import type { BuildConfig } from '../config/settings.js';
+import { settleCleanup } from '../core/cleanup-stack.js';
+import { InterruptedError, UsageError } from '../core/errors.js';
+import { Runner, baseEnvironment } from '../core/exec.js';
+import { HumanSink, type Logger, NdjsonSink, fileLineWriter } from '../core/log.js';
+import { installSignalHandlers } from '../core/signals.js';
+import { runBuild } from '../phases/pipeline.js';
+import { BuildContext } from './context.js';
+import { lockOutput } from './output-lock.js';
+import { checkHost } from './preflight.js';
+import { prepareBuild } from './prepare.js';
+import { cleanupStaleBuilds } from './stale.js';
+
+export async function runDiskImageCreate(config: BuildConfig, argv: string[], log: Logger): Promise<number> {
+  if (config.cleanupStale) return cleanupStale(config, log);
+  if (!config.elements.length) {
+    throw new UsageError('usage', 'At least one distribution root element must be specified', { hint: 'e.g. disk-image-create vm (base and the default OS are added), or debian-minimal vm' });
+  }
+  attachSinks(config, log);
+
+  // Everything that can be decided without root, before anything is created.
+  const prepared = prepareBuild(config, { argv, env: process.env });
+  log.info(`Building elements: ${prepared.requested.join(' ')}`);
+  prepared.plan.warnings.forEach((w) => log.warn(w));
+  log.info(`Expanded element dependencies to: ${prepared.plan.elements.map((e) => e.name).join(' ')}`);
+  checkHost(prepared, process.env);
+
+  for (const secret of prepared.secrets) log.redactor.add(secret);
+  const guard = installSignalHandlers(log);
+  const runner = new Runner(log, guard.signal, baseEnvironment());
+  const ctx = new BuildContext(prepared, log, runner, guard.signal);
+  const started = Date.now();
+  let primary: unknown;
+  try {
+    await cleanupStaleBuilds(runner, log, config.tmpDir);
+    lockOutput(config.lockfiles, ctx.outputStem, ctx.stack);
+    const result = await runBuild(ctx);
+    for (const out of result.outputs) log.emit({ type: 'result', message: `Image file ${out} created...`, data: { path: out } });
+  } catch (error) {
+    primary = guard.received ? new InterruptedError(guard.received) : error;
+  }
+  const failures = await ctx.stack.unwind((label) => log.debug(`cleanup: ${label}`));
+  guard.dispose();
+  log.emit({ type: 'timings', rows: ctx.hookTimings });
+  settleCleanup(failures, primary);
+  if (primary !== undefined) throw primary;
+  log.info(`Build completed successfully in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  return config.verify ? verifyBuilt(ctx) : 0;
+}
+
+/** --logfile, --events and the quiet console (DIB_QUIET; quiet by default with a log file). */
+function attachSinks(config: BuildConfig, log: Logger): void {
+  for (const file of [config.logfile, config.eventsFile]) if (file && file !== '-') assertAppendable(file);
+  if (config.eventsFile) log.addSink(new NdjsonSink(config.eventsFile));
+  if (config.logfile) {
+    log.addSink(new HumanSink(fileLineWriter(config.logfile), { timestamps: true }));
+    log.emit({ type: 'notice', message: `Output logs going to: ${config.logfile}` });
+  }
+  if (log.console) log.console.quiet = config.quiet;
+  log.debugEnabled = config.debugTrace > 0;
+}
+
+/** --cleanup-stale: release what builds killed outright left behind, as their ledgers name it. */
+async function cleanupStale(config: BuildConfig, log: Logger): Promise<number> {
+  if (process.getuid?.() !== 0) throw new UsageError('not-root', 'disk-image-create --cleanup-stale must run as root', { hint: 'run it with sudo' });
+  const released = await cleanupStaleBuilds(new Runner(log), log, config.tmpDir);
+  process.stdout.write(released.length ? `${released.map((r) => `released: ${r}`).join('\n')}\n` : 'nothing to release\n');
+  return 0;
+}
+
+/** --verify: image-verify on the qcow2 (or raw) just built, with the build's elements' checks. */
+async function verifyBuilt(ctx: BuildContext): Promise<number> {
+  // checkHost made sure there is one.
+  const disk = (ctx.prepared.outputs.find((o) => o.type.name === 'qcow2') ?? ctx.prepared.outputs.find((o) => o.type.name === 'raw'))!;
+  const { verifyAndReport } = await import('../verify/report.js');
+  return verifyAndReport(
+    {
+      image: disk.path,
+      tmpDir: ctx.config.tmpDir,
+      seed: 'config-drive',
+      user: ctx.config.verifyUser,
+      timeoutSeconds: ctx.config.verifyTimeout,
+      memoryMiB: 1024,
+      diskBytes: 4 * 1024 ** 3,
+      offlineOnly: false,
+      uefi: false,
+      elementDirs: new Map(ctx.plan.elements.map((e) => [e.name, e.path])),
+      only: [],
+    },
+    ctx.log,
+  );
+}
+
+/** --logfile / --events must be writable before the build starts (not a crash on the first log line). */
+function assertAppendable(file: string): void {
+  try {
+    appendFileSync(file, '');
+  } catch (error) {
+    throw new UsageError('invalid-output', `cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? error})`, { hint: 'give --logfile/--events a path in an existing, writable directory' });
+  }
+}
