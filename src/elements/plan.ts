@@ -105,7 +105,7 @@ export function planBuild(selection: ElementSelection, inputs: PlanInputs): Buil
  * install.d when DIB_INSTALLTYPE_<prefix> (dashes as underscores) — or the default install type — is
  * <type>. The engine makes the links when it prepares the hooks tree.
  */
-function installTypeLinks(entries: MergedEntry[], inputs: PlanInputs): PlannedHook[] {
+export function installTypeLinks(entries: MergedEntry[], inputs: Pick<PlanInputs, 'env' | 'installType'>): PlannedHook[] {
   const out: PlannedHook[] = [];
   for (const entry of entries) {
     const m = /^(.+)-([^-]+)-install$/.exec(entry.name);

@@ -11,6 +11,7 @@ import { renderFstab, rootFilesystem } from '../disk/layout.js';
 import { writeOutputs } from '../output/write.js';
 import { writeHooksTree } from './hook-runner.js';
 import { PHASES, phaseByName } from './phase-table.js';
+import { relinkInstallTypes } from './install-types.js';
 import { CHROOT_PATH, runPhase } from './run-phase.js';
 import { mountKernelFilesystems, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
@@ -44,6 +45,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   ctx.resources.defer('unmount the build tree', releaseTree);
   swapInResolvConf(ctx.mountDir);
   await mountKernelFilesystems(runner, ctx.mountDir, treeMounts);
+  await relinkInstallTypes(ctx);
   await run('extra-data');
   await run('pre-install');
   await run('install');

@@ -126,7 +126,8 @@ export function hooksToRun(ctx: BuildContext, phase: Phase): PlannedHook[] {
   const fromDir = [...present].filter((n) => !known.has(n)).map((name) => ({ name, path: join(dir, name), element: ownerOf(ctx, phase, name), isDirectory: false, mergedFrom: [] }));
   const added = selectHooks(fromDir, ctx.config.runPartsRegex).runs;
   for (const h of added) {
-    ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'added', name: h.name, element: h.element, reason: 'created in the hooks tree by an earlier phase' });
+    const reason = /-install\//.test(linkTarget(ctx, phase, h.name) ?? '') ? 'install type chosen by an environment.d variable' : 'created in the hooks tree by an earlier phase';
+    ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'added', name: h.name, element: h.element, reason });
   }
   return [...runs, ...added].sort((a, b) => compareRunParts(a.name, b.name));
 }
@@ -149,12 +150,15 @@ function amendEnvironmentFiles(ctx: BuildContext, phase: Phase): void {
 
 /** The element of a file found in the tree: the planned owner of the directory a link points into. */
 function ownerOf(ctx: BuildContext, phase: Phase, name: string): string {
-  const planned = ctx.plan.tree.dirs.get(phase.dir);
+  const first = linkTarget(ctx, phase, name)?.split('/').find((c) => c && c !== '.');
+  return (first && ctx.plan.tree.dirs.get(phase.dir)?.get(first)?.element) || '(generated)';
+}
+
+function linkTarget(ctx: BuildContext, phase: Phase, name: string): string | undefined {
   try {
-    const first = readlinkSync(join(ctx.hooksDir, phase.dir, name)).split('/').find((c) => c && c !== '.');
-    return (first && planned?.get(first)?.element) || '(generated)';
+    return readlinkSync(join(ctx.hooksDir, phase.dir, name));
   } catch {
-    return '(generated)';
+    return undefined;
   }
 }
 
