@@ -9,17 +9,26 @@ const scripts = shippedShellScripts();
 /** shellcheck's findings (gcc format, one per line) over files relative to the repository. */
 function shellcheck(files: string[], extraArgs: string[] = []): string {
   const r = spawnSync('shellcheck', ['--severity=warning', '--format=gcc', ...extraArgs, '--', ...files], { cwd: REPO, encoding: 'utf8' });
-  if (r.error) throw new Error(`cannot run shellcheck (${r.error.message}); install the Debian package: apt-get install shellcheck (scripts/setup.sh does)`);
+  if (r.error)
+    throw new Error(
+      `cannot run shellcheck (${r.error.message}); install the Debian package: apt-get install shellcheck (scripts/setup.sh does)`,
+    );
   if (r.status !== 0 && r.stdout === '') throw new Error(`shellcheck exited ${r.status}: ${r.stderr}`);
   return r.stdout;
 }
 
 describe('shellcheck over the shipped shell scripts', () => {
   it('finds the hooks, bin and static scripts of the elements, scripts/*.sh and .ci/run', () => {
-    for (const f of ['elements/dpkg/bin/install-packages', 'elements/debootstrap/root.d/08-debootstrap', 'elements/growroot/static/usr/local/sbin/growroot', 'scripts/setup.sh', '.ci/run']) {
+    for (const f of [
+      'elements/dpkg/bin/install-packages',
+      'elements/debootstrap/root.d/08-debootstrap',
+      'elements/growroot/static/usr/local/sbin/growroot',
+      'scripts/setup.sh',
+      '.ci/run',
+    ]) {
       expect(scripts.shebang).toContain(f);
     }
-    expect(scripts.snippets).toContain('elements/base/environment.d/10-base-defaults');
+    expect(scripts.snippets).toContain('elements/base/environment.d/10-base-defaults.bash');
     expect(scripts.snippets).toContain('elements/base/image-verify.d/base-packages');
   });
 
