@@ -90,7 +90,7 @@ describe('tree notation and planning', () => {
     expect(plan.script).toContain('size=1048576, type=83, bootable');
   });
   it('a layout that does not fit the image fails before anything is made, with the size that would fit', () => {
-    const l = parseLayout(twoParts, 'x', params);
+    const l = parseLayout(twoParts.replace('size: 100%', 'size: 50%'), 'x', params);
     let error: UsageError | undefined;
     try {
       planPartitions(l.partitionings[0], 100 * 1024 * 1024);
