@@ -4,11 +4,17 @@ import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { UsageError, throwIfProblems } from '../core/errors.js';
 import { type Size, parseSize } from './size.js';
+import { layoutError, layoutProblems, normaliseMountPoint } from './validate.js';
 
 export interface LoopNode { name: string; size?: number; directory?: string; at: string }
 export interface PartitionNode { name: string; base: string; index: number; size: Size; type?: string; flags: string[]; at: string }
 export interface PartitioningNode { name: string; base: string; label: 'mbr' | 'gpt'; align: number; partitions: PartitionNode[]; at: string }
-export interface MkfsNode { name: string; base: string; type: string; label: string; opts: string; uuid?: string; at: string }
+export interface MkfsNode {
+  name: string; base: string; type: string; label: string; opts: string; uuid?: string; at: string;
+  /** Where the label came from, for messages: the document, --root-label, or the node name. */
+  labelFrom?: 'document' | 'root-label' | 'name';
+}
+/** `mountPoint` is normalised (`/boot/` → `/boot`). */
 export interface MountNode { name: string; base: string; mountPoint: string; at: string }
 export interface FstabNode { name: string; base: string; options: string; dumpFreq: number; passno: number; at: string }
 
@@ -38,7 +44,6 @@ const KEYS: Record<Plugin, string[]> = {
   fstab: ['name', 'base', 'options', 'dump-freq', 'fsck-passno'],
 };
 const PARTITION_KEYS = ['name', 'size', 'type', 'flags'];
-const LABEL_LIMITS: Record<string, number> = { ext2: 16, ext3: 16, ext4: 16, xfs: 12, vfat: 11, fat: 11, btrfs: 255, swap: 16 };
 const FALLBACK = '- local_loop:\n    name: image0\n    mkfs:\n      name: mkfs_root\n      mount:\n        mount_point: /\n        fstab:\n          options: defaults\n          fsck-passno: 1\n';
 
 /** Where the layout comes from: DIB_BLOCK_DEVICE_CONFIG (YAML or file://), an element's YAML, or the fallback. */
@@ -74,10 +79,7 @@ export function chooseLayoutSource(options: { config: string; elements: Array<{ 
 /** Parse and validate a layout; every problem names its place in the document. */
 export function parseLayout(text: string, source: string, params: LayoutParams): Layout {
   const problems: UsageError[] = [];
-  const bad = (at: string, what: string) =>
-    problems.push(new UsageError('invalid-block-device', `block-device config ${source}: at ${at || 'top level'}: ${what}`, {
-      hint: 'see README "Block-device layouts" for the node types and their keys',
-    }));
+  const bad = (at: string, what: string, hint?: string) => problems.push(layoutError(source, at, what, { hint }));
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length) {
     const e = doc.errors[0];
@@ -99,7 +101,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
   };
   const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
 
-  const visit = (plugin: Plugin, body: Record<string, unknown>, at: string, parentName?: string) => {
+  const visit = (plugin: Plugin, body: Record<string, unknown>, at: string, parentName: string | undefined) => {
     for (const key of Object.keys(body)) if (!KEYS[plugin].includes(key) && !(PLUGINS as readonly string[]).includes(key)) bad(`${at}.${key}`, `unknown key for ${plugin} (known: ${KEYS[plugin].join(', ')})`);
     const base = str(body.base) ?? parentName;
     const name = str(body.name) ?? (plugin === 'local_loop' ? undefined : base !== undefined ? `${plugin}_${base}` : undefined);
@@ -142,6 +144,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
           claim(pname, pat);
           const size = parseSize(part.size);
           if (size === null) bad(`${pat}.size`, `'${part.size ?? ''}' is not a size or percentage`);
+          else if ('bytes' in size && size.bytes === 0) bad(`${pat}.size`, 'a partition cannot be empty');
           const flags = part.flags === undefined ? [] : Array.isArray(part.flags) ? part.flags.map(String) : [String(part.flags)];
           for (const f of flags) {
             if (!['boot', 'primary'].includes(f)) bad(`${pat}.flags`, `unknown flag '${f}' (boot, primary)`);
@@ -166,21 +169,17 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
         claim(name, at);
         const type = str(body.type) ?? (name === 'mkfs_root' ? params.fsType : undefined);
         if (!type) bad(`${at}.type`, 'mkfs needs a type (ext4, xfs, vfat, ...)');
+        const labelFrom = str(body.label) !== undefined ? 'document' : name !== 'mkfs_root' ? 'name' : params.rootLabel ? 'root-label' : undefined;
         const label = str(body.label) ?? (name === 'mkfs_root' ? params.rootLabel || (type === 'xfs' ? 'img-rootfs' : 'cloudimg-rootfs') : name);
         const finalLabel = type === 'vfat' || type === 'fat' ? label.toUpperCase() : label;
-        const limit = LABEL_LIMITS[type ?? ''];
-        if (limit && finalLabel.length > limit) bad(`${at}.label`, `label '${finalLabel}' is longer than ${type} allows (${limit} characters)`);
-        if (layout.filesystems.some((f) => f.label === finalLabel)) bad(`${at}.label`, `label '${finalLabel}' is used by another filesystem`);
         const opts = str(body.opts) ?? (name === 'mkfs_root' ? params.mkfsOptions : '');
-        layout.filesystems.push({ name, base: base!, type: type ?? 'ext4', label: finalLabel, opts, uuid: str(body.uuid), at });
+        layout.filesystems.push({ name, base: base!, type: type ?? 'ext4', label: finalLabel, labelFrom, opts, uuid: str(body.uuid), at });
         break;
       }
       case 'mount': {
         claim(name, at);
-        const mp = str(body.mount_point);
-        if (!mp || !mp.startsWith('/')) bad(`${at}.mount_point`, 'must be an absolute path');
-        else if (layout.mounts.some((m) => m.mountPoint === mp)) bad(`${at}.mount_point`, `'${mp}' is mounted twice`);
-        layout.mounts.push({ name, base: base!, mountPoint: mp ?? '/', at });
+        // Checked (absolute, no . or .., not twice) with the other layout checks in validate.ts.
+        layout.mounts.push({ name, base: base!, mountPoint: normaliseMountPoint(str(body.mount_point) ?? ''), at });
         break;
       }
       case 'fstab': {
@@ -195,7 +194,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
     }
     if (plugin !== 'partitioning') for (const child of PLUGINS) if (body[child] !== undefined) visitChild(child, body[child], `${at}.${child}`, name);
   };
-  const visitChild = (plugin: Plugin, body: unknown, at: string, parent: string) => {
+  const visitChild = (plugin: Plugin, body: unknown, at: string, parent: string | undefined) => {
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
       bad(at, `${plugin} must be a mapping`);
       return;
@@ -214,7 +213,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
       bad(at, `'${plugin}' is not a node type (${PLUGINS.join(', ')})`);
       return;
     }
-    visitChild(plugin as Plugin, (item as Record<string, unknown>)[plugin], `${at}.${plugin}`, undefined as unknown as string);
+    visitChild(plugin as Plugin, (item as Record<string, unknown>)[plugin], `${at}.${plugin}`, undefined);
   });
 
   // Edges must point at existing nodes of the right kind.
@@ -233,6 +232,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
     for (const l of layout.loops) if (!used.has(l.name)) bad(l.at, `local_loop '${l.name}' is not used by any partitioning or mkfs`);
     for (const p of layout.partitionings) if (layout.partitionings.filter((q) => q.base === p.base).length > 1) bad(p.at, `'${p.base}' is partitioned twice`);
   }
+  problems.push(...layoutProblems(layout));
   throwIfProblems(problems);
   return layout;
 }

@@ -128,7 +128,7 @@ describe('validation points into the document', () => {
     expect(msg).toContain('[1].partitioning.label: must be mbr or gpt');
     expect(msg).toContain("[1].partitioning.partitions[0].size: 'huge' is not a size");
     expect(msg).toContain("unknown flag 'bootable'");
-    expect(msg).toContain('longer than ext4 allows (16 characters)');
+    expect(msg).toContain("[1].partitioning.partitions[0].mkfs.label: label 'this-label-is-far-too-long' is 26 bytes; ext4 allows 16 bytes");
     expect(msg).toContain("[2].mkfs.base: 'nothere' is not a partition or local_loop node");
   });
   it('duplicate names and mount points', () => {
