@@ -1,7 +1,7 @@
 // DIB's block-device YAML: parse, flatten tree notation to nodes, validate with paths into the document.
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
+import { type Alias, LineCounter, parseDocument, visit as visitYaml } from 'yaml';
 import { UsageError, throwIfProblems } from '../core/errors.js';
 import { type Size, parseSize } from './size.js';
 import { layoutError, layoutProblems, normaliseMountPoint } from './validate.js';
@@ -33,6 +33,13 @@ export interface LayoutParams {
   mkfsOptions: string;
 }
 
+/** Layouts are a few KiB; anything near this is a mistake or an attack. */
+export const MAX_LAYOUT_BYTES = 1024 * 1024;
+/** YAML aliases resolved while reading a layout (the `yaml` package's guard against "billion laughs"). */
+export const MAX_YAML_ALIASES = 100;
+/** The deepest real tree is local_loop → partitioning → partition → mkfs → mount → fstab. */
+const MAX_DEPTH = 16;
+
 const PLUGINS = ['local_loop', 'partitioning', 'lvm', 'mkfs', 'mount', 'fstab'] as const;
 type Plugin = (typeof PLUGINS)[number];
 const KEYS: Record<Plugin, string[]> = {
@@ -51,11 +58,7 @@ export function chooseLayoutSource(options: { config: string; elements: Array<{ 
   const { config } = options;
   if (config.startsWith('file://')) {
     const path = config.slice('file://'.length);
-    try {
-      return { text: readFileSync(path, 'utf8'), source: path };
-    } catch (error) {
-      throw new UsageError('invalid-block-device', `cannot read DIB_BLOCK_DEVICE_CONFIG file ${path}: ${(error as NodeJS.ErrnoException).code ?? error}`, { hint: 'DIB_BLOCK_DEVICE_CONFIG=file://PATH must name a readable YAML file' });
-    }
+    return { text: readLayoutFile(path, 'DIB_BLOCK_DEVICE_CONFIG=file://PATH must name a readable YAML file'), source: path };
   }
   if (config.trim()) return { text: config, source: 'DIB_BLOCK_DEVICE_CONFIG' };
   const archFile = options.arch === 'ppc64el' ? 'block-device-ppc64el.yaml' : `block-device-${options.arch}.yaml`;
@@ -72,7 +75,7 @@ export function chooseLayoutSource(options: { config: string; elements: Array<{ 
   if (found.length > 1) {
     throw new UsageError('invalid-block-device', `several elements ship a block-device layout: ${found.join(', ')}`, { hint: 'use only one block-device-* element, or choose with DIB_BLOCK_DEVICE_CONFIG' });
   }
-  if (found.length === 1) return { text: readFileSync(found[0], 'utf8'), source: found[0] };
+  if (found.length === 1) return { text: readLayoutFile(found[0], "an element's block-device YAML must be a small regular file"), source: found[0] };
   return { text: FALLBACK, source: '(default: one filesystem, no partition table)' };
 }
 
@@ -80,14 +83,38 @@ export function chooseLayoutSource(options: { config: string; elements: Array<{ 
 export function parseLayout(text: string, source: string, params: LayoutParams): Layout {
   const problems: UsageError[] = [];
   const bad = (at: string, what: string, hint?: string) => problems.push(layoutError(source, at, what, { hint }));
-  const doc = parseDocument(text, { uniqueKeys: true });
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_LAYOUT_BYTES) {
+    bad('', `the document is ${bytes} bytes; a layout is at most ${MAX_LAYOUT_BYTES}`);
+    throwIfProblems(problems);
+  }
+  const deep = yamlNestingProblem(text);
+  if (deep) {
+    bad(deep.at, deep.message);
+    throwIfProblems(problems);
+  }
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, lineCounter });
   if (doc.errors.length) {
     const e = doc.errors[0];
     const pos = e.linePos?.[0];
     bad(pos ? `line ${pos.line} column ${pos.col}` : '', e.message.split('\n')[0]);
     throwIfProblems(problems);
   }
-  const data = doc.toJS() as unknown;
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (error) {
+    // The yaml package throws ReferenceError for alias bombs and unresolved aliases, RangeError for runaway nesting.
+    const message = (error as Error).message;
+    let first: Alias | undefined;
+    visitYaml(doc, { Alias: (_, node) => { first ??= node; return visitYaml.BREAK; } });
+    const pos = first?.range ? lineCounter.linePos(first.range[0]) : undefined;
+    bad(pos ? `line ${pos.line} column ${pos.col} (*${first!.source})` : '', /alias count/i.test(message)
+      ? `the YAML expands aliases (*name) more than ${MAX_YAML_ALIASES} times; a layout never needs that (a "billion laughs" document?)`
+      : `the YAML cannot be read: ${message.split('\n')[0]}`, 'write the layout out without anchors and aliases');
+    throwIfProblems(problems);
+  }
   const layout: Layout = { source, loops: [], partitionings: [], filesystems: [], mounts: [], fstabs: [] };
   if (!Array.isArray(data)) {
     bad('', 'the document must be a list of single-key mappings (local_loop, partitioning, mkfs, mount, fstab)');
@@ -101,7 +128,11 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
   };
   const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
 
-  const visit = (plugin: Plugin, body: Record<string, unknown>, at: string, parentName: string | undefined) => {
+  const visit = (plugin: Plugin, body: Record<string, unknown>, at: string, parentName: string | undefined, depth: number) => {
+    if (depth > MAX_DEPTH) {
+      bad(at, `nodes are nested more than ${MAX_DEPTH} deep`);
+      return;
+    }
     for (const key of Object.keys(body)) if (!KEYS[plugin].includes(key) && !(PLUGINS as readonly string[]).includes(key)) bad(`${at}.${key}`, `unknown key for ${plugin} (known: ${KEYS[plugin].join(', ')})`);
     const base = str(body.base) ?? parentName;
     const name = str(body.name) ?? (plugin === 'local_loop' ? undefined : base !== undefined ? `${plugin}_${base}` : undefined);
@@ -157,7 +188,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
             if (part.type !== undefined && !/^(0x)?[0-9a-fA-F]{1,2}$/.test(String(part.type))) bad(`${pat}.type`, `'${part.type}' is not an MBR type byte (e.g. 0x83)`);
           } else if (part.type !== undefined && !/^(0x)?[0-9a-fA-F]{4}$/.test(String(part.type))) bad(`${pat}.type`, `'${part.type}' is not a GPT type code (e.g. 8300, EF02, EF00)`);
           node.partitions.push({ name: pname, base: name, index: i, size: size ?? { bytes: 0 }, type: str(part.type), flags, at: pat });
-          for (const child of PLUGINS) if (part[child] !== undefined) visitChild(child, part[child], `${pat}.${child}`, pname);
+          for (const child of PLUGINS) if (part[child] !== undefined) visitChild(child, part[child], `${pat}.${child}`, pname, depth + 1);
         });
         layout.partitionings.push(node);
         break;
@@ -192,14 +223,14 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
         break;
       }
     }
-    if (plugin !== 'partitioning') for (const child of PLUGINS) if (body[child] !== undefined) visitChild(child, body[child], `${at}.${child}`, name);
+    if (plugin !== 'partitioning') for (const child of PLUGINS) if (body[child] !== undefined) visitChild(child, body[child], `${at}.${child}`, name, depth + 1);
   };
-  const visitChild = (plugin: Plugin, body: unknown, at: string, parent: string | undefined) => {
+  const visitChild = (plugin: Plugin, body: unknown, at: string, parent: string | undefined, depth: number) => {
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
       bad(at, `${plugin} must be a mapping`);
       return;
     }
-    visit(plugin, body as Record<string, unknown>, at, parent);
+    visit(plugin, body as Record<string, unknown>, at, parent, depth);
   };
 
   data.forEach((item: unknown, i: number) => {
@@ -213,7 +244,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
       bad(at, `'${plugin}' is not a node type (${PLUGINS.join(', ')})`);
       return;
     }
-    visitChild(plugin as Plugin, (item as Record<string, unknown>)[plugin], `${at}.${plugin}`, undefined);
+    visitChild(plugin as Plugin, (item as Record<string, unknown>)[plugin], `${at}.${plugin}`, undefined, 0);
   });
 
   // Edges must point at existing nodes of the right kind.
@@ -235,6 +266,67 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
   problems.push(...layoutProblems(layout));
   throwIfProblems(problems);
   return layout;
+}
+
+/**
+ * The yaml package recurses per nesting level; thousands of `[` (a few KiB) overflow the stack, and V8 has
+ * been seen to abort outright rather than throw. A lexical scan (quotes and comments skipped) finds such
+ * nesting first: flow brackets, and compact block entries (`- - - x`) on one line.
+ */
+function yamlNestingProblem(text: string): { at: string; message: string } | undefined {
+  let depth = 0;
+  let quote = '';
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (i === lineStart && quote === '') {
+      const compact = /^[ \t]*(?:[-?][ \t]+)+/.exec(text.slice(i, i + 4 * MAX_DEPTH + 8))?.[0] ?? '';
+      if ((compact.match(/[-?]/g) ?? []).length > MAX_DEPTH) return { at: `line ${line}`, message: `block entries are nested more than ${MAX_DEPTH} deep` };
+    }
+    if (c === '\n') {
+      line++;
+      lineStart = i + 1;
+      continue;
+    }
+    if (quote) {
+      if (c === quote && !(quote === '"' && /(^|[^\\])(\\\\)*\\$/.test(text.slice(Math.max(0, i - 64), i)))) quote = '';
+      continue;
+    }
+    if ((c === '"' || c === "'") && (i === lineStart || /[\s[{,:]/.test(text[i - 1]))) quote = c;
+    else if (c === '#' && (i === lineStart || /\s/.test(text[i - 1]))) {
+      const end = text.indexOf('\n', i);
+      i = (end === -1 ? text.length : end) - 1;
+    } else if (c === '[' || c === '{') {
+      if (++depth > MAX_DEPTH) return { at: `line ${line} column ${i - lineStart + 1}`, message: `flow collections ([ ] or { }) are nested more than ${MAX_DEPTH} deep` };
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+  }
+  return undefined;
+}
+
+/**
+ * Read a layout file: a regular file no bigger than MAX_LAYOUT_BYTES. Opened non-blocking and checked on the
+ * open descriptor, so a FIFO or /dev/zero (or a swap after a check) cannot hang or exhaust the reader.
+ */
+function readLayoutFile(path: string, hint: string): string {
+  const fail = (why: string) => new UsageError('invalid-block-device', `cannot read block-device config ${path}: ${why}`, { hint });
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    throw fail(String((error as NodeJS.ErrnoException).code ?? error));
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw fail('not a regular file');
+    if (st.size > MAX_LAYOUT_BYTES) throw fail(`${st.size} bytes; a layout is at most ${MAX_LAYOUT_BYTES}`);
+    return readFileSync(fd, 'utf8');
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw fail(String((error as NodeJS.ErrnoException).code ?? error));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The filesystem mounted at `/`. */

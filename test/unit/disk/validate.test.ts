@@ -208,7 +208,19 @@ describe('sizes known before the build', () => {
   });
 });
 
-describe('hostile names', () => {
+describe('hostile YAML and names', () => {
+  it('a YAML alias bomb (billion laughs) is a UsageError naming the first alias, not a crash', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) {
+      const prev = String.fromCharCode(96 + i);
+      levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${prev}`).join(', ')}]`);
+    }
+    const msg = onlyProblem(() => parse(`- local_loop:\n    name: image0\n    bomb:\n${levels.map((l) => `      ${l}`).join('\n')}\n`), 'invalid-block-device', 'line 5 column 14 (*a)');
+    expect(msg).toContain('aliases');
+  });
+  it('thousands of nested [ are refused before the YAML parser recurses into them', () => {
+    onlyProblem(() => parse(`- local_loop: ${'['.repeat(5000)}${']'.repeat(5000)}\n`), 'invalid-block-device', 'line 1 column 31');
+  });
   it('a local_loop name with / (the raw file would land elsewhere) is refused', () => {
     const yaml = withDataMount('/data').replace('name: image0', 'name: image0\n- local_loop:\n    name: ../../etc/evil\n    mkfs: {name: e, type: ext4}');
     expect(problemsOf(() => parse(yaml)).map((p) => p.message).join('\n')).toContain("at [1].local_loop.name: node name '../../etc/evil' contains");
@@ -216,6 +228,11 @@ describe('hostile names', () => {
   it('fstab options with a newline (a second fstab line) are refused', () => {
     const yaml = withDataMount('/data').replace("mount_point: '/data'}", "mount_point: '/data', fstab: {options: \"defaults\\n/dev/sdb1 /root ext4 defaults\"}}");
     onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[1].mkfs.mount.fstab.options');
+  });
+  it('DIB_BLOCK_DEVICE_CONFIG=file:///dev/zero is refused as not a regular file, without reading it', () => {
+    const problems = problemsOf(() => chooseLayoutSource({ config: 'file:///dev/zero', elements: [], arch: 'amd64' }));
+    expect(problems[0].kind).toBe('invalid-block-device');
+    expect(problems[0].message).toContain('/dev/zero: not a regular file');
   });
 });
 
