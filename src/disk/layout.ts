@@ -1,5 +1,5 @@
 // DIB's block-device YAML: parse, flatten tree notation to nodes, validate with paths into the document.
-import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Alias, LineCounter, parseDocument, visit as visitYaml } from 'yaml';
 import { UsageError, throwIfProblems } from '../core/errors.js';
@@ -31,6 +31,8 @@ export interface LayoutParams {
   fsType: string;
   rootLabel: string;
   mkfsOptions: string;
+  /** Why device-mapper is unusable here, or undefined when it works (default: probeDeviceMapper; tests inject one). */
+  deviceMapperProblem?: () => string | undefined;
 }
 
 /** Layouts are a few KiB; anything near this is a mistake or an attack. */
@@ -128,6 +130,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
   };
   const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
 
+  const lvmNames = new Set<string>();
   const visit = (plugin: Plugin, body: Record<string, unknown>, at: string, parentName: string | undefined, depth: number) => {
     if (depth > MAX_DEPTH) {
       bad(at, `nodes are nested more than ${MAX_DEPTH} deep`);
@@ -193,9 +196,16 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
         layout.partitionings.push(node);
         break;
       }
-      case 'lvm':
-        bad(at, 'LVM layouts need device-mapper, which this machine does not have (/dev/mapper/control)');
+      case 'lvm': {
+        // Only the LV names are kept, so the mkfs nodes on them do not also fail as "not a partition".
+        if (Array.isArray(body.lvs)) for (const lv of body.lvs) if (lv && typeof lv === 'object' && 'name' in lv) lvmNames.add(String(lv.name));
+        const dm = (params.deviceMapperProblem ?? probeDeviceMapper)();
+        bad(at, dm === undefined
+          ? 'lvm nodes are not supported: dib-ts does not build LVM layouts'
+          : `lvm nodes are not supported: dib-ts does not build LVM layouts, and this machine could not run them either (device-mapper: ${dm})`,
+        'put the filesystems on partitions (see README "Block-device layouts")');
         break;
+      }
       case 'mkfs': {
         claim(name, at);
         const type = str(body.type) ?? (name === 'mkfs_root' ? params.fsType : undefined);
@@ -253,7 +263,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
   const fsNames = new Set(layout.filesystems.map((f) => f.name));
   const mountNames = new Set(layout.mounts.map((m) => m.name));
   for (const p of layout.partitionings) if (!loopNames.has(p.base)) bad(`${p.at}.base`, `'${p.base}' is not a local_loop node`);
-  for (const f of layout.filesystems) if (!loopNames.has(f.base) && !partNames.has(f.base)) bad(`${f.at}.base`, `'${f.base}' is not a partition or local_loop node`);
+  for (const f of layout.filesystems) if (!loopNames.has(f.base) && !partNames.has(f.base) && !lvmNames.has(f.base)) bad(`${f.at}.base`, `'${f.base}' is not a partition or local_loop node`);
   for (const m of layout.mounts) if (!fsNames.has(m.base)) bad(`${m.at}.base`, `'${m.base}' is not a mkfs node`);
   for (const f of layout.fstabs) if (!mountNames.has(f.base)) bad(`${f.at}.base`, `'${f.base}' is not a mount node`);
   if (problems.length === 0) {
@@ -266,6 +276,25 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
   problems.push(...layoutProblems(layout));
   throwIfProblems(problems);
   return layout;
+}
+
+/** Why /dev/mapper/control cannot be used, or undefined when it can (or only root may open it: the root check says so). */
+export function probeDeviceMapper(path = '/dev/mapper/control'): string | undefined {
+  try {
+    if (!statSync(path).isCharacterDevice()) return `${path} is not a character device`;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? `${path} does not exist` : `${path}: ${code}`;
+  }
+  try {
+    closeSync(openSync(path, constants.O_RDWR));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') return undefined;
+    if (code === 'ENODEV' || code === 'ENXIO') return `${path} cannot be opened (${code}): the dm-mod kernel module is not loaded`;
+    return `${path} cannot be opened (${code})`;
+  }
+  return undefined;
 }
 
 /**

@@ -136,6 +136,6 @@ describe('validation points into the document', () => {
     expect(msg).toContain("duplicate node name 'image0'");
   });
   it('no root filesystem', () => expect(fails('- local_loop:\n    name: image0\n    mkfs: {type: ext4, mount: {mount_point: /data}}\n')).toContain('no filesystem is mounted at /'));
-  it('LVM needs device-mapper, which is missing: early, clear error', () => expect(fails('- local_loop: {name: image0}\n- lvm: {name: lvm, base: image0, pvs: [], vgs: [], lvs: []}\n')).toContain('device-mapper'));
+  it('LVM is refused early with a clear error, whatever the host has', () => expect(fails('- local_loop: {name: image0}\n- lvm: {name: lvm, base: image0, pvs: [], vgs: [], lvs: []}\n')).toContain('dib-ts does not build LVM layouts'));
   it('primary flag on GPT is an error', () => expect(fails('- local_loop: {name: image0}\n- partitioning: {base: image0, label: gpt, partitions: [{name: root, size: 100%, flags: [primary], mkfs: {name: mkfs_root, mount: {mount_point: /}}}]}\n')).toContain("'primary' is an MBR flag"));
 });

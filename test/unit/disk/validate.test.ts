@@ -236,6 +236,19 @@ describe('hostile YAML and names', () => {
   });
 });
 
+describe('LVM', () => {
+  const lvm = '- local_loop: {name: image0}\n- lvm: {name: lvm, base: image0, pvs: [], vgs: [], lvs: [{name: lv_root}]}\n- mkfs: {name: mkfs_root, base: lv_root, mount: {mount_point: /}}\n';
+  it('with device-mapper usable, the refusal says dib-ts does not build LVM, not that device-mapper is missing', () => {
+    const msg = onlyProblem(() => parse(lvm, { ...params, deviceMapperProblem: () => undefined }), 'invalid-block-device', '[1].lvm');
+    expect(msg).toContain('dib-ts does not build LVM layouts');
+    expect(msg).not.toContain('device-mapper');
+  });
+  it('with /dev/mapper/control missing, the refusal also gives that reason', () => {
+    const msg = onlyProblem(() => parse(lvm, { ...params, deviceMapperProblem: () => '/dev/mapper/control does not exist' }), 'invalid-block-device', '[1].lvm');
+    expect(msg).toContain('device-mapper: /dev/mapper/control does not exist');
+  });
+});
+
 describe('shipped layouts', () => {
   const root = join(import.meta.dirname, '..', '..', '..', 'elements');
   const files = readdirSync(root).flatMap((el) => readdirSync(join(root, el)).filter((f) => /^block-device-.*\.yaml$/.test(f)).map((f) => join(root, el, f)));
