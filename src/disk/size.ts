@@ -8,9 +8,9 @@ const UNITS: Record<string, number> = {
   T: 1000 ** 4, G: 1000 ** 3, M: 1000 ** 2, K: 1000, B: 1, '': 1,
 };
 
-/** Parse a size; returns null when the text is not a size. */
+/** Parse a size; returns null when the text is not a size (or is too big to count in bytes exactly). */
 export function parseSize(value: unknown, allowPercent = true): Size | null {
-  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? { bytes: Math.floor(value) } : null;
+  if (typeof value === 'number') return Number.isSafeInteger(Math.floor(value)) && value >= 0 ? { bytes: Math.floor(value) } : null;
   if (typeof value !== 'string') return null;
   const text = value.trim();
   const pct = /^(\d+(?:\.\d+)?)\s*%$/.exec(text);
@@ -18,7 +18,8 @@ export function parseSize(value: unknown, allowPercent = true): Size | null {
   const m = /^(\d+(?:\.\d+)?)?\s*(TiB|GiB|MiB|KiB|TB|GB|MB|KB|T|G|M|K|B|)$/.exec(text);
   if (!m || (m[1] === undefined && m[2] === '')) return null;
   const n = m[1] === undefined ? 1 : Number(m[1]);
-  return { bytes: Math.floor(n * UNITS[m[2]]) };
+  const bytes = Math.floor(n * UNITS[m[2]]);
+  return Number.isSafeInteger(bytes) ? { bytes } : null;
 }
 
 export const MiB = 1024 * 1024;
