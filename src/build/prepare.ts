@@ -4,6 +4,8 @@ import { dirname, resolve } from 'node:path';
 import type { BuildConfig } from '../config/settings.js';
 import { type HostMirrors, readHostMirrors } from '../config/host-apt.js';
 import { type Layout, chooseLayoutSource, parseLayout } from '../disk/layout.js';
+import { needsEfiPad, requestedImageBytes } from '../disk/sizing.js';
+import { validateLayout } from '../disk/validate.js';
 import { type BuildPlan, buildElementList, defaultBlockDeviceFor, planBuild, selectElements } from '../elements/plan.js';
 import { type OutputType, outputPath, outputType } from '../output/types.js';
 import { hookEnvironment } from './environment.js';
@@ -65,6 +67,8 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
     .join(' ');
   const source = chooseLayoutSource({ config: config.blockDeviceConfig, elements: selection.elements, arch: config.arch });
   const layout = parseLayout(source.text, source.source, { fsType: config.fsType, rootLabel: config.rootLabel, mkfsOptions: rootMkfsOptions });
+  // Every layout problem that can end in exit 2, --image-size against the fixed partitions included.
+  validateLayout(layout, { imageSizeBytes: requestedImageBytes({ imageSizeGiB: config.imageSize, hasEfi: needsEfiPad(plan.elements.map((e) => e.name)) }) });
   const outputs = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
   return { config, requested, plan, layout, rootMkfsOptions, outputs, hookEnv, secrets: secretValuesOf(hookEnv, secretNames), mirrors };
 }

@@ -35,7 +35,12 @@ export class Ledger {
   }
 
   released(id: number): void {
-    this.append({ released: id });
+    try {
+      this.append({ released: id });
+    } catch (error) {
+      // Releasing the work directory removes the ledger with it: nothing is left to record.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
 
   private append(obj: unknown): void {

@@ -17,6 +17,7 @@ import { mountKernelFilesystems, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
 import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
 import { imageSizeBytes } from '../disk/sizing.js';
+import { validateLayout } from '../disk/validate.js';
 import { scanForSecrets } from '../build/secrets.js';
 
 export interface BuildResult {
@@ -61,6 +62,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
 
   // 3. The disk: size, block-device.d, partitions and filesystems, the tree copied in.
   const sizeBytes = await log.step('calculate the image size', async () => imageSizeBytes(ctx));
+  validateLayout(ctx.layout, { imageSizeBytes: sizeBytes }); // the partitions fit, checked before any disk file exists
   ctx.env.DIB_IMAGE_SIZE = String(Math.round(sizeBytes / 1024));
   await run('block-device', ctx.builtDir);
   const diskScope = ctx.resources.nested();

@@ -75,3 +75,40 @@ describe('host apt configuration', () => {
     }
   });
 });
+
+describe('settings read through the table', () => {
+  it('SKIP_BASE=1 skips base like -n, and is exported to hooks', async () => {
+    expect((await parse(['vm'], { SKIP_BASE: '1' })).skipBase).toBe(true);
+    expect((await parse(['vm'], { SKIP_BASE: '0' })).skipBase).toBe(false);
+    expect((await parse(['-n', 'vm'])).skipBase).toBe(true);
+  });
+  it('DIB_QUIET: quiet by default only with a log file; DIB_QUIET=0 keeps the console with --logfile', async () => {
+    expect((await parse(['vm'])).quiet).toBe(false);
+    expect((await parse(['--logfile', '/tmp/x.log', 'vm'])).quiet).toBe(true);
+    expect((await parse(['--logfile', '/tmp/x.log', 'vm'], { DIB_QUIET: '0' })).quiet).toBe(false);
+    expect((await parse(['vm'], { DIB_QUIET: '1' })).quiet).toBe(true);
+  });
+  it('OVERWRITE_OLD_IMAGE, RUN_PARTS_REGEX, DIB_BLOCK_SIZE, break, break_cmd come from the table', async () => {
+    const c = await parse(['vm'], { OVERWRITE_OLD_IMAGE: '1', RUN_PARTS_REGEX: '^[0-9a-z-]+$', DIB_BLOCK_SIZE: '4096', break: 'before-install,after-error', break_cmd: 'true' });
+    expect([c.overwriteOldImage, c.runPartsRegex, c.blockSize, c.breakPoints, c.breakCmd]).toEqual([true, '^[0-9a-z-]+$', 4096, ['before-install', 'after-error'], 'true']);
+    const d = await parse(['vm']);
+    expect([d.overwriteOldImage, d.runPartsRegex, d.blockSize, d.breakPoints, d.breakCmd]).toEqual([false, '^[0-9A-Za-z_-]+$', 512, [], 'bash']);
+  });
+  it('bad RUN_PARTS_REGEX, DIB_BLOCK_SIZE and break points are exit-2 errors reported together', async () => {
+    const e = await parse(['vm'], { RUN_PARTS_REGEX: '([', DIB_BLOCK_SIZE: '1000', break: 'before-instal' }).catch((x: unknown) => x);
+    expect((e as { exitCode: number }).exitCode).toBe(2);
+    expect((e as Error).message).toMatch(/3 problems found/);
+    for (const part of ["DIB_BLOCK_SIZE must be 512 or 4096", "RUN_PARTS_REGEX is not a valid regular expression", "unknown break point: before-instal"]) expect((e as Error).message).toContain(part);
+  });
+  it('the hook environment gets SKIP_BASE and the exported settings in DIB form', async () => {
+    const { hookEnvironment } = await import('../../../src/build/environment.js');
+    const config = await parse(['vm'], { SKIP_BASE: '1', DIB_CHECKSUM: '1' });
+    const env = hookEnvironment({ config, elements: [], elementsPath: '', argv: [], callerEnv: {}, extra: {} });
+    expect([env.SKIP_BASE, env.DIB_CHECKSUM, env.DIB_OFFLINE, env.ARCH]).toEqual(['1', '1', '', config.arch]);
+  });
+  it('--help lists the environment-only settings (SKIP_BASE comes with -n; DIB_QUIET, OVERWRITE_OLD_IMAGE, RUN_PARTS_REGEX, break)', async () => {
+    const { runCli } = await import('../../helpers/cli.js');
+    const r = await runCli('disk-image-create', ['--help']);
+    for (const name of ['SKIP_BASE', 'DIB_QUIET', 'OVERWRITE_OLD_IMAGE', 'RUN_PARTS_REGEX', 'DIB_BLOCK_SIZE', 'break ', 'break_cmd', '--debug']) expect(r.stdout).toContain(name);
+  });
+});
