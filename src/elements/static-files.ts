@@ -1,6 +1,7 @@
 // static/ trees: a relative symlink that climbs out of its element would copy host files into the image.
-import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
+import { readlinkSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import fg from 'fast-glob';
 import { UsageError } from '../core/errors.js';
 
 /**
@@ -9,29 +10,19 @@ import { UsageError } from '../core/errors.js';
  */
 export function staticSymlinkProblems(element: { name: string; path: string }): UsageError[] {
   const root = join(element.path, 'static');
+  const links = fg.sync('**', { cwd: root, dot: true, onlyFiles: false, followSymbolicLinks: false, objectMode: true, suppressErrors: true });
   const problems: UsageError[] = [];
-  const walk = (dir: string) => {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
+  for (const entry of links.filter((e) => e.dirent.isSymbolicLink()).sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    const p = join(root, entry.path);
+    const target = readlinkSync(p);
+    if (target.startsWith('/')) continue;
+    if (relative(root, resolve(dirname(p), target)).startsWith('..')) {
+      problems.push(
+        new UsageError('unsafe-static-link', `static/${entry.path} in element '${element.name}' links outside the element (${target})`, {
+          hint: 'static/ symlinks may point inside static/ or at absolute paths in the image, never out of the element',
+        }),
+      );
     }
-    for (const name of names) {
-      const p = join(dir, name);
-      const st = lstatSync(p);
-      if (st.isSymbolicLink()) {
-        const target = readlinkSync(p);
-        if (target.startsWith('/')) continue;
-        const rel = relative(root, resolve(dirname(p), target));
-        if (rel.startsWith('..')) {
-          problems.push(new UsageError('unsafe-static-link', `static/${relative(root, p)} in element '${element.name}' links outside the element (${target})`, {
-            hint: 'static/ symlinks may point inside static/ or at absolute paths in the image, never out of the element',
-          }));
-        }
-      } else if (st.isDirectory()) walk(p);
-    }
-  };
-  walk(root);
+  }
   return problems;
 }

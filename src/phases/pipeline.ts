@@ -1,11 +1,11 @@
 // The build as a flat list of steps: runBuild(ctx) reads top to bottom.
-import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
 import { BuildError } from '../core/errors.js';
 import { makeTempDir, safeRemoveTree } from '../core/fs.js';
 import { LEDGER_NAME, Ledger, removeWorkDir } from '../core/ledger.js';
-import { mountsBelow } from '../core/mountinfo.js';
+import { pathInTree, regularFilesInTree } from '../core/tree-path.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
 import { renderFstab, rootFilesystem } from '../disk/layout.js';
 import { writeOutputs } from '../output/write.js';
@@ -171,25 +171,14 @@ function exportDiskVariables(ctx: BuildContext, disk: AttachedDisk): void {
   });
 }
 
-/** DIB's finalise_base: empty /tmp, truncate logs under /var/log, drop *.log under /root. */
+/** DIB's finalise_base: empty /tmp, truncate logs under /var/log, drop *.log under /root — never through the tree's symlinks. */
 async function scrubTree(ctx: BuildContext): Promise<void> {
   const root = ctx.mountDir;
-  const tmp = join(root, 'tmp');
-  if (existsSync(tmp)) {
+  const tmp = pathInTree(root, 'tmp');
+  if (tmp) {
     await unmountTree(ctx.runner, tmp);
     for (const name of readdirSync(tmp)) safeRemoveTree(join(tmp, name));
   }
-  walkFiles(join(root, 'var/log'), (p) => truncateSync(p, 0));
-  walkFiles(join(root, 'root'), (p) => p.endsWith('.log') && rmSync(p));
-}
-
-function walkFiles(dir: string, fn: (path: string) => unknown): void {
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = lstatSync(p);
-    if (st.isDirectory()) {
-      if (!mountsBelow(p).length) walkFiles(p, fn);
-    } else if (st.isFile()) fn(p);
-  }
+  for (const log of regularFilesInTree(root, 'var/log')) truncateSync(log, 0);
+  for (const file of regularFilesInTree(root, 'root')) if (file.endsWith('.log')) rmSync(file);
 }
