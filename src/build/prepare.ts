@@ -7,6 +7,7 @@ import { type Layout, chooseLayoutSource, parseLayout } from '../disk/layout.js'
 import { needsEfiPad, requestedImageBytes } from '../disk/sizing.js';
 import { validateLayout } from '../disk/validate.js';
 import { type BuildPlan, buildElementList, defaultBlockDeviceFor, planBuild, selectElements } from '../elements/plan.js';
+import { whichTool } from '../core/tools.js';
 import { type OutputType, outputPath, outputType } from '../output/types.js';
 import { hookEnvironment } from './environment.js';
 import { declaredSecretNames, secretValuesOf } from './secrets.js';
@@ -54,6 +55,11 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
   if (mirrors.securityMirror) extra.DIB_HOST_DEBIAN_SECURITY_MIRROR = mirrors.securityMirror;
   extra.DIB_TS_NODE = process.execPath;
   extra.DIB_TS_LIB = resolve(dirname(new URL(import.meta.url).pathname), '..');
+  // DIB's engine contract: the shell library elements source ($_LIB/die, img-functions, ...) and the
+  // host's python for hooks that run outside the image.
+  extra._LIB = resolve(dirname(new URL(import.meta.url).pathname), '..', '..', 'lib');
+  const python = options.env.DIB_PYTHON_EXEC || whichTool('python3', '/usr/bin:/bin');
+  if (python) extra.DIB_PYTHON_EXEC = python;
   const elementsPath = selection.index.entries.join(':');
   const secretNames = declaredSecretNames(selection.elements);
   const hookEnv = hookEnvironment({ config, elements: selection.elements, elementsPath, argv: options.argv, callerEnv: options.env, extra, secretNames });
