@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Three projects, run in this order by `npm test`: fast unit tests (no root), the comparison with
+// Three projects, run in this order by `npm test` (integration files one at a time: `--no-file-parallelism`
+// in the npm script, since vitest 3 reads fileParallelism only from the root config): fast unit tests (no root), the comparison with
 // upstream DIB (needs python3-diskimage-builder), and root-only integration tests (real builds, boots).
 export default defineConfig({
   test: {
@@ -13,7 +14,6 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           testTimeout: 3_600_000,
           hookTimeout: 3_600_000,
-          fileParallelism: false,
           sequence: { concurrent: false },
         },
       },

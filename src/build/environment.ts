@@ -24,7 +24,9 @@ export interface HookEnvironmentInput {
 
 export function hookEnvironment(input: HookEnvironmentInput): Record<string, string> {
   const { config, elements, callerEnv } = input;
-  const env: Record<string, string> = config.clearEnv ? baseEnvironment(callerEnv) : { ...(callerEnv as Record<string, string>), ...baseEnvironment(callerEnv) };
+  const env: Record<string, string> = config.clearEnv
+    ? baseEnvironment(callerEnv)
+    : { ...(callerEnv as Record<string, string>), ...baseEnvironment(callerEnv) };
   for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   for (const s of SETTINGS) {
     if (!s.exported || !s.env) continue;
@@ -47,7 +49,9 @@ export function hookEnvironment(input: HookEnvironmentInput): Record<string, str
   env.DIB_ENV = Object.keys(env)
     .filter((k) => k.startsWith('DIB_') && k !== 'DIB_ENV')
     .sort()
-    .map((k) => `declare -x ${k}="${isSecretName(k) || (input.secretNames ?? []).includes(k) ? '***' : env[k].replace(/["\\$`]/g, '\\$&')}"`)
+    .map(
+      (k) => `declare -x ${k}="${isSecretName(k) || (input.secretNames ?? []).includes(k) ? '***' : env[k].replace(/["\\$`]/g, '\\$&')}"`,
+    )
     .join('\n');
   return env;
 }

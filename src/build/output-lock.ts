@@ -20,12 +20,14 @@ export function lockOutput(lockDir: string, stem: string, stack: CleanupStack): 
     }
     let owner: { pid: number; start?: string } | undefined;
     try {
-      owner = JSON.parse(readFileSync(path, 'utf8'));
+      owner = JSON.parse(readFileSync(path, 'utf8')) as { pid: number; start?: string };
     } catch {
       owner = undefined;
     }
     if (owner && processStartTime(owner.pid) !== undefined && processStartTime(owner.pid) === owner.start) {
-      throw new UsageError('output-busy', `another build (pid ${owner.pid}) is writing ${stem}`, { hint: 'choose another -o, or wait for that build to finish' });
+      throw new UsageError('output-busy', `another build (pid ${owner.pid}) is writing ${stem}`, {
+        hint: 'choose another -o, or wait for that build to finish',
+      });
     }
     rmSync(path, { force: true }); // its owner is gone
   }

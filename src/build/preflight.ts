@@ -10,7 +10,12 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
   const { config, layout, plan } = prepared;
   const elements = plan.elements.map((e) => e.name);
   const problems: UsageError[] = [];
-  if (process.getuid?.() !== 0) problems.push(new UsageError('not-root', 'disk-image-create must run as root (it uses chroot, mount and loop devices)', { hint: 'run it with sudo' }));
+  if (process.getuid?.() !== 0)
+    problems.push(
+      new UsageError('not-root', 'disk-image-create must run as root (it uses chroot, mount and loop devices)', {
+        hint: 'run it with sudo',
+      }),
+    );
   const tools = new Set(['losetup', 'sfdisk', 'partx', 'mount', 'umount', 'chroot', 'fstrim', 'bash', 'cp', 'du']);
   for (const o of prepared.outputs) for (const t of o.type.tools) tools.add(t);
   for (const fs of layout.filesystems) tools.add(fs.type === 'vfat' ? 'mkfs.vfat' : fs.type === 'swap' ? 'mkswap' : `mkfs.${fs.type}`);
@@ -19,21 +24,28 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
   for (const tool of [...tools].sort()) {
     if (!whichTool(tool)) {
       const pkg = packageForTool(tool);
-      problems.push(new UsageError('missing-tool', `${tool} is not installed`, { hint: pkg ? `apt-get install ${pkg}` : `install ${tool}` }));
+      problems.push(
+        new UsageError('missing-tool', `${tool} is not installed`, { hint: pkg ? `apt-get install ${pkg}` : `install ${tool}` }),
+      );
     }
   }
   const stem = config.imageName;
   const dir = dirname(stem);
-  if (stem === '/' || stem.endsWith('/')) problems.push(new UsageError('invalid-output', `output name '${stem}' is a directory, not a file stem`, { hint: 'use -o DIR/NAME' }));
-  else if (!existsSync(dir)) problems.push(new UsageError('invalid-output', `output directory ${dir} does not exist`, { hint: `create it: mkdir -p ${dir}` }));
+  if (stem === '/' || stem.endsWith('/'))
+    problems.push(new UsageError('invalid-output', `output name '${stem}' is a directory, not a file stem`, { hint: 'use -o DIR/NAME' }));
+  else if (!existsSync(dir))
+    problems.push(new UsageError('invalid-output', `output directory ${dir} does not exist`, { hint: `create it: mkdir -p ${dir}` }));
   else {
     try {
       accessSync(dir, constants.W_OK);
     } catch {
-      problems.push(new UsageError('invalid-output', `output directory ${dir} is not writable`, { hint: 'choose another -o or fix the permissions' }));
+      problems.push(
+        new UsageError('invalid-output', `output directory ${dir} is not writable`, { hint: 'choose another -o or fix the permissions' }),
+      );
     }
     for (const o of prepared.outputs) {
-      if (existsSync(o.path) && !statSync(o.path).isFile()) problems.push(new UsageError('invalid-output', `output ${o.path} exists and is not a regular file`, { hint: 'choose another -o' }));
+      if (existsSync(o.path) && !statSync(o.path).isFile())
+        problems.push(new UsageError('invalid-output', `output ${o.path} exists and is not a regular file`, { hint: 'choose another -o' }));
     }
   }
   if (config.verify && !prepared.outputs.some((o) => o.type.name === 'qcow2' || o.type.name === 'raw')) {
@@ -41,7 +53,11 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
   }
   const mirror = prepared.mirrors.mirror ?? env.DIB_DISTRIBUTION_MIRROR ?? env.DIB_DEBIAN_DISTRIBUTION_MIRROR;
   if (elements.includes('debootstrap') && !mirror) {
-    problems.push(new UsageError('no-mirror', 'no Debian mirror: the host apt configuration names none and DIB_DISTRIBUTION_MIRROR is not set', { hint: 'set DIB_DISTRIBUTION_MIRROR=http://your.mirror/debian' }));
+    problems.push(
+      new UsageError('no-mirror', 'no Debian mirror: the host apt configuration names none and DIB_DISTRIBUTION_MIRROR is not set', {
+        hint: 'set DIB_DISTRIBUTION_MIRROR=http://your.mirror/debian',
+      }),
+    );
   }
   throwIfProblems(problems);
 }

@@ -62,7 +62,15 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
   if (python) extra.DIB_PYTHON_EXEC = python;
   const elementsPath = selection.index.entries.join(':');
   const secretNames = declaredSecretNames(selection.elements);
-  const hookEnv = hookEnvironment({ config, elements: selection.elements, elementsPath, argv: options.argv, callerEnv: options.env, extra, secretNames });
+  const hookEnv = hookEnvironment({
+    config,
+    elements: selection.elements,
+    elementsPath,
+    argv: options.argv,
+    callerEnv: options.env,
+    extra,
+    secretNames,
+  });
   const plan = planBuild(selection, { env: hookEnv, runPartsRegex: config.runPartsRegex, installType: config.installType });
   const rootMkfsOptions = [
     config.fsType === 'ext4' ? `-i 4096 -J size=${config.mkfsJournalSize}` : '',
@@ -72,9 +80,15 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
     .filter(Boolean)
     .join(' ');
   const source = chooseLayoutSource({ config: config.blockDeviceConfig, elements: selection.elements, arch: config.arch });
-  const layout = parseLayout(source.text, source.source, { fsType: config.fsType, rootLabel: config.rootLabel, mkfsOptions: rootMkfsOptions });
+  const layout = parseLayout(source.text, source.source, {
+    fsType: config.fsType,
+    rootLabel: config.rootLabel,
+    mkfsOptions: rootMkfsOptions,
+  });
   // Every layout problem that can end in exit 2, --image-size against the fixed partitions included.
-  validateLayout(layout, { imageSizeBytes: requestedImageBytes({ imageSizeGiB: config.imageSize, hasEfi: needsEfiPad(plan.elements.map((e) => e.name)) }) });
+  validateLayout(layout, {
+    imageSizeBytes: requestedImageBytes({ imageSizeGiB: config.imageSize, hasEfi: needsEfiPad(plan.elements.map((e) => e.name)) }),
+  });
   const outputs = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
   return { config, requested, plan, layout, rootMkfsOptions, outputs, hookEnv, secrets: secretValuesOf(hookEnv, secretNames), mirrors };
 }

@@ -2,7 +2,7 @@
 // recovery, the output lock, the pipeline, unwinding, the timing table, and --verify.
 import { appendFileSync } from 'node:fs';
 import type { BuildConfig } from '../config/settings.js';
-import { settleCleanup } from '../core/cleanup-stack.js';
+import { errorMessage, settleCleanup } from '../core/cleanup-stack.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import { Runner, baseEnvironment } from '../core/exec.js';
 import { HumanSink, type Logger, NdjsonSink, fileLineWriter } from '../core/log.js';
@@ -17,7 +17,9 @@ import { cleanupStaleBuilds } from './stale.js';
 export async function runDiskImageCreate(config: BuildConfig, argv: string[], log: Logger): Promise<number> {
   if (config.cleanupStale) return cleanupStale(config, log);
   if (!config.elements.length) {
-    throw new UsageError('usage', 'At least one distribution root element must be specified', { hint: 'e.g. disk-image-create vm (base and the default OS are added), or debian-minimal vm' });
+    throw new UsageError('usage', 'At least one distribution root element must be specified', {
+      hint: 'e.g. disk-image-create vm (base and the default OS are added), or debian-minimal vm',
+    });
   }
   attachSinks(config, log);
 
@@ -46,6 +48,7 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
   guard.dispose();
   log.emit({ type: 'timings', rows: ctx.hookTimings });
   settleCleanup(failures, primary);
+  // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrowing what the build threw, unchanged
   if (primary !== undefined) throw primary;
   log.info(`Build completed successfully in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return config.verify ? verifyBuilt(ctx) : 0;
@@ -65,7 +68,8 @@ function attachSinks(config: BuildConfig, log: Logger): void {
 
 /** --cleanup-stale: release what builds killed outright left behind, as their ledgers name it. */
 async function cleanupStale(config: BuildConfig, log: Logger): Promise<number> {
-  if (process.getuid?.() !== 0) throw new UsageError('not-root', 'disk-image-create --cleanup-stale must run as root', { hint: 'run it with sudo' });
+  if (process.getuid?.() !== 0)
+    throw new UsageError('not-root', 'disk-image-create --cleanup-stale must run as root', { hint: 'run it with sudo' });
   const released = await cleanupStaleBuilds(new Runner(log), log, config.tmpDir);
   process.stdout.write(released.length ? `${released.map((r) => `released: ${r}`).join('\n')}\n` : 'nothing to release\n');
   return 0;
@@ -99,6 +103,8 @@ function assertAppendable(file: string): void {
   try {
     appendFileSync(file, '');
   } catch (error) {
-    throw new UsageError('invalid-output', `cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? error})`, { hint: 'give --logfile/--events a path in an existing, writable directory' });
+    throw new UsageError('invalid-output', `cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`, {
+      hint: 'give --logfile/--events a path in an existing, writable directory',
+    });
   }
 }

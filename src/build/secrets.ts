@@ -10,7 +10,13 @@ export function declaredSecretNames(elements: Array<{ path: string }>): string[]
   const names: string[] = [];
   for (const e of elements) {
     const file = join(e.path, 'environment-secrets');
-    if (existsSync(file)) names.push(...readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')));
+    if (existsSync(file))
+      names.push(
+        ...readFileSync(file, 'utf8')
+          .split('\n')
+          .map((l) => l.trim())
+          .filter((l) => l && !l.startsWith('#')),
+      );
   }
   return names;
 }
@@ -30,12 +36,25 @@ export async function scanForSecrets(runner: Runner, paths: string[], secrets: s
   const existing = paths.filter((p) => existsSync(p));
   if (!existing.length) return;
   const patterns = secrets.flatMap((s) => ['-e', s]);
-  const r = await runner.run(['grep', '-rlF', '--binary-files=text', '--no-messages', '--exclude-dir=proc', '--exclude-dir=sys', '--exclude-dir=dev', ...patterns, ...existing], { capture: true, okStatus: [0, 1, 2] });
+  const r = await runner.run(
+    [
+      'grep',
+      '-rlF',
+      '--binary-files=text',
+      '--no-messages',
+      '--exclude-dir=proc',
+      '--exclude-dir=sys',
+      '--exclude-dir=dev',
+      ...patterns,
+      ...existing,
+    ],
+    { capture: true, okStatus: [0, 1, 2] },
+  );
   const hits = r.stdout.split('\n').filter(Boolean);
   if (hits.length) {
     throw new BuildError(`a secret value was found in ${hits.length} file${hits.length > 1 ? 's' : ''} of the image or its manifests`, {
       details: hits.slice(0, 20).map((h) => `  ${h}`),
-      hint: 'an element wrote a secret variable\'s value into the image; fix that element (the value itself is not shown)',
+      hint: "an element wrote a secret variable's value into the image; fix that element (the value itself is not shown)",
     });
   }
 }

@@ -21,13 +21,26 @@ export async function parseDiskImageCreateArgs(argv: string[], env: NodeJS.Proce
   const expanded = expandLongOptionPrefixes(
     argv,
     [...flagged.map((s) => s.flag!), 'help', 'version'],
-    flagged.filter((s) => s.short && isSwitch(s.kind)).map((s) => s.short).join('') + 'h',
-    flagged.filter((s) => s.short && !isSwitch(s.kind)).map((s) => s.short).join(''),
+    flagged
+      .filter((s) => s.short && isSwitch(s.kind))
+      .map((s) => s.short)
+      .join('') + 'h',
+    flagged
+      .filter((s) => s.short && !isSwitch(s.kind))
+      .map((s) => s.short)
+      .join(''),
   );
   let parser = yargs(expanded)
     .scriptName('disk-image-create')
-    .usage('$0 [options] ELEMENT...\n\nBuild a disk image from ELEMENT... (base is added unless -n). Elements are searched on ELEMENTS_PATH, then the shipped elements.')
-    .parserConfiguration({ 'short-option-groups': true, 'camel-case-expansion': false, 'duplicate-arguments-array': true, 'strip-aliased': true })
+    .usage(
+      '$0 [options] ELEMENT...\n\nBuild a disk image from ELEMENT... (base is added unless -n). Elements are searched on ELEMENTS_PATH, then the shipped elements.',
+    )
+    .parserConfiguration({
+      'short-option-groups': true,
+      'camel-case-expansion': false,
+      'duplicate-arguments-array': true,
+      'strip-aliased': true,
+    })
     .strictOptions()
     .version(false)
     .help(false)
@@ -61,7 +74,7 @@ export async function parseDiskImageCreateArgs(argv: string[], env: NodeJS.Proce
   }
   const flags: FlagValues = {};
   for (const s of flagged) {
-    const raw = args[s.flag!] as unknown;
+    const raw = args[s.flag!];
     if (raw === undefined || raw === false || (s.kind === 'count' && raw === 0)) continue;
     if (s.kind === 'list') flags[s.key] = (raw as unknown[]).map(String);
     else if (s.kind === 'boolean' || s.kind === 'count') flags[s.key] = raw as boolean | number;

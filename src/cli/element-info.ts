@@ -9,12 +9,24 @@ import { type ElementSelection, selectElements } from '../elements/select.js';
 export async function runElementInfo(argv: string[], log: Logger): Promise<number> {
   const args = await yargs(argv)
     .scriptName('element-info')
-    .usage('$0 [options] ELEMENT...\n\nExpand ELEMENT... with their dependencies, searching ELEMENTS_PATH (first entry wins) and then the shipped elements.')
-    .option('env', { alias: 'e', type: 'boolean', default: false, describe: 'print IMAGE_ELEMENT, IMAGE_ELEMENT_YAML and get_image_element_array for eval (like DIB)' })
+    .usage(
+      '$0 [options] ELEMENT...\n\nExpand ELEMENT... with their dependencies, searching ELEMENTS_PATH (first entry wins) and then the shipped elements.',
+    )
+    .option('env', {
+      alias: 'e',
+      type: 'boolean',
+      default: false,
+      describe: 'print IMAGE_ELEMENT, IMAGE_ELEMENT_YAML and get_image_element_array for eval (like DIB)',
+    })
     .option('json', { type: 'boolean', default: false, describe: 'print the elements (or with --plan, the plan) as JSON' })
-    .option('plan', { type: 'boolean', default: false, describe: 'print the build plan disk-image-create would use: base added unless -n, hooks per phase with their element, environment files, packages' })
+    .option('plan', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'print the build plan disk-image-create would use: base added unless -n, hooks per phase with their element, environment files, packages',
+    })
     .option('skip-base', { alias: 'n', type: 'boolean', default: false, describe: 'with --plan: do not add base' })
-    .option('arch', { alias: 'a', type: 'string', describe: 'with --plan: target architecture (default: ARCH or the host\'s)' })
+    .option('arch', { alias: 'a', type: 'string', describe: "with --plan: target architecture (default: ARCH or the host's)" })
     .strictOptions()
     .version(false)
     .help()
@@ -80,7 +92,12 @@ export function planToJson(prepared: PreparedBuild) {
   const { plan } = prepared;
   return {
     ...selectionToJson(plan),
-    environmentFiles: plan.environmentFiles.map((f) => ({ name: f.name, element: f.element, path: f.path || null, generated: f.content !== undefined })),
+    environmentFiles: plan.environmentFiles.map((f) => ({
+      name: f.name,
+      element: f.element,
+      path: f.path || null,
+      generated: f.content !== undefined,
+    })),
     phases: plan.phases.map((p) => ({
       phase: p.phase.name,
       dir: p.phase.dir,
@@ -90,9 +107,19 @@ export function planToJson(prepared: PreparedBuild) {
     })),
     packages: {
       squashed: plan.packages.squashed,
-      decidedAtRunTime: plan.packages.decidedAtRunTime.map((e) => ({ package: e.package, element: e.element, phase: e.phase, when: e.when, installtype: e.installtype ?? null })),
+      decidedAtRunTime: plan.packages.decidedAtRunTime.map((e) => ({
+        package: e.package,
+        element: e.element,
+        phase: e.phase,
+        when: e.when,
+        installtype: e.installtype ?? null,
+      })),
     },
-    layout: { source: prepared.layout.source, filesystems: prepared.layout.filesystems.map((f) => ({ name: f.name, type: f.type, label: f.label })), mounts: prepared.layout.mounts.map((m) => m.mountPoint) },
+    layout: {
+      source: prepared.layout.source,
+      filesystems: prepared.layout.filesystems.map((f) => ({ name: f.name, type: f.type, label: f.label })),
+      mounts: prepared.layout.mounts.map((m) => m.mountPoint),
+    },
     outputs: prepared.outputs.map((o) => ({ type: o.type.name, path: o.path, from: o.type.source })),
   };
 }
@@ -101,11 +128,17 @@ export function renderPlan(prepared: PreparedBuild): string {
   const { plan } = prepared;
   const lines: string[] = [];
   lines.push(`Elements (${plan.elements.length}, in order):`);
-  for (const e of plan.elements) lines.push(`  ${e.name.padEnd(28)} ${e.pulledBy === '(command line)' ? 'requested' : `via ${e.pulledBy}`}${e.provides.length ? `  provides ${e.provides.join(', ')}` : ''}`);
+  for (const e of plan.elements)
+    lines.push(
+      `  ${e.name.padEnd(28)} ${e.pulledBy === '(command line)' ? 'requested' : `via ${e.pulledBy}`}${e.provides.length ? `  provides ${e.provides.join(', ')}` : ''}`,
+    );
   lines.push('', 'Environment files (sourced before every hook, in this order):');
   for (const f of plan.environmentFiles) lines.push(`  ${f.name.padEnd(40)} ${f.element}`);
   for (const p of plan.phases) {
-    lines.push('', `Phase ${p.phase.name} (${p.phase.dir}, ${p.phase.inChroot ? 'in chroot' : 'outside the image'}): ${p.hooks.length} hook${p.hooks.length === 1 ? '' : 's'}`);
+    lines.push(
+      '',
+      `Phase ${p.phase.name} (${p.phase.dir}, ${p.phase.inChroot ? 'in chroot' : 'outside the image'}): ${p.hooks.length} hook${p.hooks.length === 1 ? '' : 's'}`,
+    );
     for (const h of p.hooks) lines.push(`  ${h.name.padEnd(40)} ${h.element}${h.link ? ` (install type: ${h.link})` : ''}`);
     for (const i of p.ignored) lines.push(`  (${i.entry.name}: not run, ${i.reason.replace(/-/g, ' ')}; ${i.entry.element})`);
     const pk = plan.packages.squashed[p.phase.dir];
@@ -114,10 +147,19 @@ export function renderPlan(prepared: PreparedBuild): string {
   }
   if (plan.packages.decidedAtRunTime.length) {
     lines.push('', 'Packages decided again after environment.d is sourced (conditions on variables):');
-    for (const e of plan.packages.decidedAtRunTime) lines.push(`  ${e.package} (${e.element}, ${e.phase}): ${[...e.when, ...(e.installtype ? [`installtype ${e.installtype}`] : [])].join(', ') || 'dib_python_version'}`);
+    for (const e of plan.packages.decidedAtRunTime)
+      lines.push(
+        `  ${e.package} (${e.element}, ${e.phase}): ${[...e.when, ...(e.installtype ? [`installtype ${e.installtype}`] : [])].join(', ') || 'dib_python_version'}`,
+      );
   }
   lines.push('', `Disk layout (${prepared.layout.source}):`);
-  for (const f of prepared.layout.filesystems) lines.push(`  ${f.type} ${f.label}${prepared.layout.mounts.filter((m) => m.base === f.name).map((m) => ` on ${m.mountPoint}`).join('')}`);
+  for (const f of prepared.layout.filesystems)
+    lines.push(
+      `  ${f.type} ${f.label}${prepared.layout.mounts
+        .filter((m) => m.base === f.name)
+        .map((m) => ` on ${m.mountPoint}`)
+        .join('')}`,
+    );
   lines.push('', 'Outputs:');
   for (const o of prepared.outputs) lines.push(`  ${o.path} (${o.type.name}, from the ${o.type.source})`);
   return lines.join('\n') + '\n';

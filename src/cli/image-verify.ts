@@ -14,8 +14,15 @@ import { type VerifyOptions, verifyImage } from '../verify/verify.js';
 export async function runImageVerify(argv: string[], log: Logger): Promise<number> {
   const args = await yargs(argv)
     .scriptName('image-verify')
-    .usage('$0 [options] IMAGE [CHECK...]\n\nInspect IMAGE read-only, then boot it under qemu the way Nova would (config drive, ssh key, user-data, a bigger disk) and run the OpenStack image checks plus the checks its elements declare. CHECK names limit the run.')
-    .option('seed', { type: 'string', choices: ['config-drive', 'nocloud'], default: 'config-drive', describe: 'how metadata reaches the guest' })
+    .usage(
+      '$0 [options] IMAGE [CHECK...]\n\nInspect IMAGE read-only, then boot it under qemu the way Nova would (config drive, ssh key, user-data, a bigger disk) and run the OpenStack image checks plus the checks its elements declare. CHECK names limit the run.',
+    )
+    .option('seed', {
+      type: 'string',
+      choices: ['config-drive', 'nocloud'],
+      default: 'config-drive',
+      describe: 'how metadata reaches the guest',
+    })
     .option('user', { type: 'string', default: 'debian', describe: 'login user that receives the metadata ssh key' })
     .option('timeout', { type: 'number', default: 900, describe: 'seconds to wait for ssh' })
     .option('memory', { type: 'number', default: 1024, describe: 'guest memory in MiB' })
@@ -33,19 +40,36 @@ export async function runImageVerify(argv: string[], log: Logger): Promise<numbe
   const [image, ...only] = args._.map(String);
   const problems: UsageError[] = [];
   if (!image) problems.push(new UsageError('usage', 'an image is required', { hint: 'image-verify out.qcow2' }));
-  else if (!existsSync(image)) problems.push(new UsageError('usage', `image ${image} does not exist`, { hint: 'give the path of a qcow2 or raw image' }));
-  if (process.getuid?.() !== 0) problems.push(new UsageError('not-root', 'image-verify must run as root (it attaches the image read-only to inspect it)', { hint: 'run it with sudo' }));
+  else if (!existsSync(image))
+    problems.push(new UsageError('usage', `image ${image} does not exist`, { hint: 'give the path of a qcow2 or raw image' }));
+  if (process.getuid?.() !== 0)
+    problems.push(
+      new UsageError('not-root', 'image-verify must run as root (it attaches the image read-only to inspect it)', {
+        hint: 'run it with sudo',
+      }),
+    );
   const tools = ['qemu-img', 'losetup', 'partx', 'mount', 'blkid', 'sfdisk'];
   if (!args.offline) tools.push('qemu-system-x86_64', 'xorriso', 'ssh', 'ssh-keygen');
-  for (const t of tools) if (!whichTool(t)) problems.push(new UsageError('missing-tool', `${t} is not installed`, { hint: `apt-get install ${packageForTool(t) ?? t}` }));
-  if (args.uefi && !existsSync('/usr/share/ovmf/OVMF.fd')) problems.push(new UsageError('missing-tool', 'OVMF firmware is not installed', { hint: 'apt-get install ovmf' }));
+  for (const t of tools)
+    if (!whichTool(t))
+      problems.push(new UsageError('missing-tool', `${t} is not installed`, { hint: `apt-get install ${packageForTool(t) ?? t}` }));
+  if (args.uefi && !existsSync('/usr/share/ovmf/OVMF.fd'))
+    problems.push(new UsageError('missing-tool', 'OVMF firmware is not installed', { hint: 'apt-get install ovmf' }));
   throwIfProblems(problems);
 
   const index = loadElementIndex(process.env.ELEMENTS_PATH);
   const options: VerifyOptions = {
-    image: resolve(image), tmpDir: process.env.TMP_DIR || '/tmp', seed: args.seed as VerifyOptions['seed'], user: args.user,
-    timeoutSeconds: args.timeout, memoryMiB: args.memory, diskBytes: Math.round(args['disk-size'] * 1024 ** 3), offlineOnly: args.offline,
-    uefi: args.uefi, elementDirs: new Map([...index.elements].map(([n, e]) => [n, e.path])), only,
+    image: resolve(image),
+    tmpDir: process.env.TMP_DIR || '/tmp',
+    seed: args.seed as VerifyOptions['seed'],
+    user: args.user,
+    timeoutSeconds: args.timeout,
+    memoryMiB: args.memory,
+    diskBytes: Math.round(args['disk-size'] * 1024 ** 3),
+    offlineOnly: args.offline,
+    uefi: args.uefi,
+    elementDirs: new Map([...index.elements].map(([n, e]) => [n, e.path])),
+    only,
   };
   return verifyAndReport(options, log, args.junit);
 }

@@ -30,7 +30,10 @@ export function expandLongOptionPrefixes(argv: string[], longNames: string[], sh
     }
     const candidates = longNames.filter((n) => n.startsWith(name));
     if (candidates.length === 1) out.push(`--${candidates[0]}${rest}`);
-    else if (candidates.length > 1) throw new UsageError('usage', `option '--${name}' is ambiguous; possibilities: ${candidates.map((c) => `--${c}`).join(' ')}`, { hint: 'type more of the option name' });
+    else if (candidates.length > 1)
+      throw new UsageError('usage', `option '--${name}' is ambiguous; possibilities: ${candidates.map((c) => `--${c}`).join(' ')}`, {
+        hint: 'type more of the option name',
+      });
     else throw new UsageError('usage', `unrecognized option '--${name}'`, { hint: 'see disk-image-create --help' });
   }
   return out;

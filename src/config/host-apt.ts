@@ -26,7 +26,8 @@ export function readHostMirrors(root = '/etc/apt'): HostMirrors {
     }
   }
   const isSecurity = (s: Source) => s.suites.some((x) => /-security$|\/updates$/.test(x));
-  const isDebian = (s: Source) => s.suites.some((x) => /^(bookworm|trixie|bullseye|sid|stable|testing|unstable|oldstable)(-updates)?$/.test(x));
+  const isDebian = (s: Source) =>
+    s.suites.some((x) => /^(bookworm|trixie|bullseye|sid|stable|testing|unstable|oldstable)(-updates)?$/.test(x));
   const main = sources.find((s) => isDebian(s) && !isSecurity(s));
   const security = sources.find((s) => isSecurity(s));
   return { mirror: main?.uris[0]?.replace(/\/+$/, ''), securityMirror: security?.uris[0]?.replace(/\/+$/, '') };
@@ -37,7 +38,10 @@ function parseOneLine(text: string): Source[] {
   for (const raw of text.split('\n')) {
     const line = raw.replace(/#.*/, '').trim();
     if (!line.startsWith('deb ')) continue;
-    const words = line.replace(/\[[^\]]*\]/, '').split(/\s+/).slice(1);
+    const words = line
+      .replace(/\[[^\]]*\]/, '')
+      .split(/\s+/)
+      .slice(1);
     if (words.length >= 2) out.push({ uris: [words[0]], suites: [words[1]] });
   }
   return out;

@@ -3,6 +3,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError, throwIfProblems } from '../core/errors.js';
+import { scalarText } from '../core/text.js';
 import { DEFAULT_RUN_PARTS_REGEX } from '../elements/hooks.js';
 import { OUTPUT_TYPE_NAMES } from '../output/types.js';
 import { PHASES } from '../phases/phase-table.js';
@@ -78,7 +79,8 @@ export interface Setting<T = unknown> {
 }
 
 const positive = (name: string, unit: string) => (n: number) => {
-  if (!Number.isFinite(n) || n <= 0) throw new UsageError('invalid-setting', `${name} must be a positive number of ${unit}, got '${n}'`, { hint: `e.g. ${name} 2` });
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError('invalid-setting', `${name} must be a positive number of ${unit}, got '${n}'`, { hint: `e.g. ${name} 2` });
   return n;
 };
 
@@ -88,100 +90,409 @@ const BREAK_POINTS = ['after-error', ...PHASES.flatMap((p) => [`before-${p.name}
 const row = <T>(s: Setting<T>): Setting => s as Setting;
 
 export const SETTINGS: readonly Setting[] = [
-  row<string>({ key: 'arch', short: 'a', flag: 'arch', env: 'ARCH', kind: 'string', meta: 'ARCH', exported: true, default: () => hostArch(), parse: normaliseArch,
-    help: "target architecture: amd64 (x86_64), i386, arm64 (aarch64), armhf, ppc64el, s390x; default: the host's" }),
-  row<string>({ key: 'imageName', short: 'o', flag: 'output', env: 'IMAGE_NAME', kind: 'string', meta: 'NAME', exported: true, default: 'image',
-    help: 'output path stem; the type is appended (-o out gives out.qcow2)' }),
-  row<string[]>({ key: 'imageTypes', short: 't', flag: 'type', kind: 'list', meta: 'T1,T2', default: ['qcow2'], parse: parseTypes,
-    help: `output types, comma separated (${OUTPUT_TYPE_NAMES.join(', ')}); default qcow2` }),
-  row<number>({ key: 'debugTrace', short: 'x', flag: 'trace', env: 'DIB_DEBUG_TRACE', kind: 'count', exported: true, default: 0,
-    help: 'trace hooks (set -x); repeat for more detail (-xx also traces environment files)' }),
-  row<boolean>({ key: 'uncompressed', short: 'u', flag: 'uncompressed', kind: 'boolean', default: false, help: 'do not compress the qcow2 output' }),
-  row<boolean>({ key: 'clearEnv', short: 'c', flag: 'clear-env', kind: 'boolean', default: false,
-    help: "run hooks with a minimal environment (DIB's -c, which is broken upstream, works here)" }),
-  row<boolean>({ key: 'skipBase', short: 'n', flag: 'skip-base', env: 'SKIP_BASE', kind: 'boolean', exported: true, default: false,
-    help: 'do not add the base element (SKIP_BASE=1 too)' }),
-  row<string[]>({ key: 'packages', short: 'p', flag: 'packages', kind: 'list', meta: 'PKG,PKG', default: [],
-    parse: (v) => v.flatMap((s) => s.split(/[,\s]+/)).filter(Boolean), help: 'extra packages installed in the chroot after install.d (repeatable)' }),
-  row<boolean>({ key: 'checksum', flag: 'checksum', env: 'DIB_CHECKSUM', kind: 'boolean', exported: true, default: false,
-    help: 'write .md5 and .sha256 files next to each output' }),
-  row<number>({ key: 'imageSize', flag: 'image-size', env: 'DIB_IMAGE_SIZE', kind: 'number', meta: 'GiB', exported: true, default: 0,
-    parse: positive('--image-size', 'GiB'), help: 'image size in GiB (fractions allowed); default: the tree plus a margin' }),
-  row<number>({ key: 'imageExtraSize', flag: 'image-extra-size', env: 'DIB_IMAGE_EXTRA_SIZE', kind: 'number', meta: 'MiB', exported: true, default: 0,
-    parse: positive('--image-extra-size', 'MiB'), help: 'free space to add to the tree size, in MiB (upstream rejects this flag; it works here)' }),
-  row<string>({ key: 'imageCache', flag: 'image-cache', env: 'DIB_IMAGE_CACHE', kind: 'string', meta: 'DIR', exported: true,
-    default: () => join(homedir(), '.cache', 'image-create'), parse: (v) => resolve(v), help: 'cache directory (base trees, packages)' }),
-  row<number>({ key: 'maxOnlineResize', flag: 'max-online-resize', env: 'MAX_ONLINE_RESIZE', kind: 'number', meta: 'BLOCKS', exported: true, default: 0,
-    parse: positive('--max-online-resize', 'blocks'), help: 'ext4 only: -E resize=N so the root can grow online this far' }),
-  row<number>({ key: 'minTmpfs', flag: 'min-tmpfs', env: 'DIB_MIN_TMPFS', kind: 'number', meta: 'GiB', exported: true, default: 2,
-    help: 'accepted for compatibility; builds use the work directory on disk' }),
-  row<number>({ key: 'mkfsJournalSize', flag: 'mkfs-journal-size', env: 'DIB_JOURNAL_SIZE', kind: 'number', meta: 'MiB', exported: true, default: 64,
-    parse: positive('--mkfs-journal-size', 'MiB'), help: 'ext4 journal size in MiB (upstream rejects this flag; it works here)' }),
-  row<string>({ key: 'mkfsOptions', flag: 'mkfs-options', env: 'MKFS_OPTS', kind: 'string', meta: 'OPTS', default: '',
-    help: 'extra options for the root mkfs (the MKFS_OPTS variable works too, unlike upstream)' }),
-  row<boolean>({ key: 'noTmpfs', flag: 'no-tmpfs', env: 'DIB_NO_TMPFS', kind: 'boolean', exported: true, default: false,
-    help: 'accepted for compatibility; builds use the work directory on disk' }),
-  row<boolean>({ key: 'offline', flag: 'offline', env: 'DIB_OFFLINE', kind: 'boolean', exported: true, default: false,
-    help: 'use cached base trees and packages without refreshing them' }),
-  row<string>({ key: 'qemuImgOptions', flag: 'qemu-img-options', env: 'QEMU_IMG_OPTIONS', kind: 'string', meta: 'K=V,...', default: '',
-    help: 'options for qemu-img convert -o (e.g. compat=0.10)' }),
-  row<string>({ key: 'rootLabel', flag: 'root-label', env: 'ROOT_LABEL', kind: 'string', meta: 'LABEL', default: '',
-    help: 'root filesystem label; default cloudimg-rootfs (img-rootfs for xfs)' }),
-  row<string>({ key: 'ramdiskElement', flag: 'ramdisk-element', env: 'RAMDISK_ELEMENT', kind: 'string', meta: 'ELEMENT', hidden: true, default: 'ramdisk',
-    help: 'ramdisk element (ramdisk builds are not supported yet)' }),
-  row<string>({ key: 'installType', flag: 'install-type', env: 'DIB_DEFAULT_INSTALLTYPE', kind: 'string', meta: 'TYPE', default: 'source',
-    help: 'default install type for elements with alternatives (source or package)' }),
-  row<string>({ key: 'dockerTarget', flag: 'docker-target', env: 'DOCKER_TARGET', kind: 'string', meta: 'REPO:TAG', hidden: true, default: '',
-    help: 'docker output is not supported' }),
-  row<string>({ key: 'logfile', flag: 'logfile', env: 'LOGFILE', kind: 'string', meta: 'FILE', exported: true, default: '', parse: (v) => resolve(v),
-    help: 'append a timestamped log to FILE (the console then shows warnings only, unless DIB_QUIET=0)' }),
-  row<boolean>({ key: 'quiet', env: 'DIB_QUIET', kind: 'boolean', default: (_env, c) => !!c.logfile,
-    help: 'console shows warnings only (default: on with --logfile, off otherwise)' }),
-  row<string>({ key: 'eventsFile', flag: 'events', kind: 'string', meta: 'FILE', default: '', parse: (v) => (v === '-' ? v : resolve(v)),
-    help: 'write an NDJSON event stream to FILE (- for stderr)' }),
-  row<boolean>({ key: 'cleanupStale', flag: 'cleanup-stale', kind: 'boolean', default: false,
-    help: 'release what builds killed outright (SIGKILL, power loss) left behind, as their ledgers name it, and exit' }),
-  row<boolean>({ key: 'verify', flag: 'verify', kind: 'boolean', default: false,
-    help: 'after the build, run image-verify on the image (boot it with a config drive and check it)' }),
-  row<string>({ key: 'verifyUser', flag: 'verify-user', kind: 'string', meta: 'USER', default: 'debian', help: 'with --verify: the login user of the image' }),
-  row<number>({ key: 'verifyTimeout', flag: 'verify-timeout', kind: 'number', meta: 'SECONDS', default: 900, parse: positive('--verify-timeout', 'seconds'),
-    help: 'with --verify: seconds to wait for ssh' }),
+  row<string>({
+    key: 'arch',
+    short: 'a',
+    flag: 'arch',
+    env: 'ARCH',
+    kind: 'string',
+    meta: 'ARCH',
+    exported: true,
+    default: () => hostArch(),
+    parse: normaliseArch,
+    help: "target architecture: amd64 (x86_64), i386, arm64 (aarch64), armhf, ppc64el, s390x; default: the host's",
+  }),
+  row<string>({
+    key: 'imageName',
+    short: 'o',
+    flag: 'output',
+    env: 'IMAGE_NAME',
+    kind: 'string',
+    meta: 'NAME',
+    exported: true,
+    default: 'image',
+    help: 'output path stem; the type is appended (-o out gives out.qcow2)',
+  }),
+  row<string[]>({
+    key: 'imageTypes',
+    short: 't',
+    flag: 'type',
+    kind: 'list',
+    meta: 'T1,T2',
+    default: ['qcow2'],
+    parse: parseTypes,
+    help: `output types, comma separated (${OUTPUT_TYPE_NAMES.join(', ')}); default qcow2`,
+  }),
+  row<number>({
+    key: 'debugTrace',
+    short: 'x',
+    flag: 'trace',
+    env: 'DIB_DEBUG_TRACE',
+    kind: 'count',
+    exported: true,
+    default: 0,
+    help: 'trace hooks (set -x); repeat for more detail (-xx also traces environment files)',
+  }),
+  row<boolean>({
+    key: 'uncompressed',
+    short: 'u',
+    flag: 'uncompressed',
+    kind: 'boolean',
+    default: false,
+    help: 'do not compress the qcow2 output',
+  }),
+  row<boolean>({
+    key: 'clearEnv',
+    short: 'c',
+    flag: 'clear-env',
+    kind: 'boolean',
+    default: false,
+    help: "run hooks with a minimal environment (DIB's -c, which is broken upstream, works here)",
+  }),
+  row<boolean>({
+    key: 'skipBase',
+    short: 'n',
+    flag: 'skip-base',
+    env: 'SKIP_BASE',
+    kind: 'boolean',
+    exported: true,
+    default: false,
+    help: 'do not add the base element (SKIP_BASE=1 too)',
+  }),
+  row<string[]>({
+    key: 'packages',
+    short: 'p',
+    flag: 'packages',
+    kind: 'list',
+    meta: 'PKG,PKG',
+    default: [],
+    parse: (v) => v.flatMap((s) => s.split(/[,\s]+/)).filter(Boolean),
+    help: 'extra packages installed in the chroot after install.d (repeatable)',
+  }),
+  row<boolean>({
+    key: 'checksum',
+    flag: 'checksum',
+    env: 'DIB_CHECKSUM',
+    kind: 'boolean',
+    exported: true,
+    default: false,
+    help: 'write .md5 and .sha256 files next to each output',
+  }),
+  row<number>({
+    key: 'imageSize',
+    flag: 'image-size',
+    env: 'DIB_IMAGE_SIZE',
+    kind: 'number',
+    meta: 'GiB',
+    exported: true,
+    default: 0,
+    parse: positive('--image-size', 'GiB'),
+    help: 'image size in GiB (fractions allowed); default: the tree plus a margin',
+  }),
+  row<number>({
+    key: 'imageExtraSize',
+    flag: 'image-extra-size',
+    env: 'DIB_IMAGE_EXTRA_SIZE',
+    kind: 'number',
+    meta: 'MiB',
+    exported: true,
+    default: 0,
+    parse: positive('--image-extra-size', 'MiB'),
+    help: 'free space to add to the tree size, in MiB (upstream rejects this flag; it works here)',
+  }),
+  row<string>({
+    key: 'imageCache',
+    flag: 'image-cache',
+    env: 'DIB_IMAGE_CACHE',
+    kind: 'string',
+    meta: 'DIR',
+    exported: true,
+    default: () => join(homedir(), '.cache', 'image-create'),
+    parse: (v) => resolve(v),
+    help: 'cache directory (base trees, packages)',
+  }),
+  row<number>({
+    key: 'maxOnlineResize',
+    flag: 'max-online-resize',
+    env: 'MAX_ONLINE_RESIZE',
+    kind: 'number',
+    meta: 'BLOCKS',
+    exported: true,
+    default: 0,
+    parse: positive('--max-online-resize', 'blocks'),
+    help: 'ext4 only: -E resize=N so the root can grow online this far',
+  }),
+  row<number>({
+    key: 'minTmpfs',
+    flag: 'min-tmpfs',
+    env: 'DIB_MIN_TMPFS',
+    kind: 'number',
+    meta: 'GiB',
+    exported: true,
+    default: 2,
+    help: 'accepted for compatibility; builds use the work directory on disk',
+  }),
+  row<number>({
+    key: 'mkfsJournalSize',
+    flag: 'mkfs-journal-size',
+    env: 'DIB_JOURNAL_SIZE',
+    kind: 'number',
+    meta: 'MiB',
+    exported: true,
+    default: 64,
+    parse: positive('--mkfs-journal-size', 'MiB'),
+    help: 'ext4 journal size in MiB (upstream rejects this flag; it works here)',
+  }),
+  row<string>({
+    key: 'mkfsOptions',
+    flag: 'mkfs-options',
+    env: 'MKFS_OPTS',
+    kind: 'string',
+    meta: 'OPTS',
+    default: '',
+    help: 'extra options for the root mkfs (the MKFS_OPTS variable works too, unlike upstream)',
+  }),
+  row<boolean>({
+    key: 'noTmpfs',
+    flag: 'no-tmpfs',
+    env: 'DIB_NO_TMPFS',
+    kind: 'boolean',
+    exported: true,
+    default: false,
+    help: 'accepted for compatibility; builds use the work directory on disk',
+  }),
+  row<boolean>({
+    key: 'offline',
+    flag: 'offline',
+    env: 'DIB_OFFLINE',
+    kind: 'boolean',
+    exported: true,
+    default: false,
+    help: 'use cached base trees and packages without refreshing them',
+  }),
+  row<string>({
+    key: 'qemuImgOptions',
+    flag: 'qemu-img-options',
+    env: 'QEMU_IMG_OPTIONS',
+    kind: 'string',
+    meta: 'K=V,...',
+    default: '',
+    help: 'options for qemu-img convert -o (e.g. compat=0.10)',
+  }),
+  row<string>({
+    key: 'rootLabel',
+    flag: 'root-label',
+    env: 'ROOT_LABEL',
+    kind: 'string',
+    meta: 'LABEL',
+    default: '',
+    help: 'root filesystem label; default cloudimg-rootfs (img-rootfs for xfs)',
+  }),
+  row<string>({
+    key: 'ramdiskElement',
+    flag: 'ramdisk-element',
+    env: 'RAMDISK_ELEMENT',
+    kind: 'string',
+    meta: 'ELEMENT',
+    hidden: true,
+    default: 'ramdisk',
+    help: 'ramdisk element (ramdisk builds are not supported yet)',
+  }),
+  row<string>({
+    key: 'installType',
+    flag: 'install-type',
+    env: 'DIB_DEFAULT_INSTALLTYPE',
+    kind: 'string',
+    meta: 'TYPE',
+    default: 'source',
+    help: 'default install type for elements with alternatives (source or package)',
+  }),
+  row<string>({
+    key: 'dockerTarget',
+    flag: 'docker-target',
+    env: 'DOCKER_TARGET',
+    kind: 'string',
+    meta: 'REPO:TAG',
+    hidden: true,
+    default: '',
+    help: 'docker output is not supported',
+  }),
+  row<string>({
+    key: 'logfile',
+    flag: 'logfile',
+    env: 'LOGFILE',
+    kind: 'string',
+    meta: 'FILE',
+    exported: true,
+    default: '',
+    parse: (v) => resolve(v),
+    help: 'append a timestamped log to FILE (the console then shows warnings only, unless DIB_QUIET=0)',
+  }),
+  row<boolean>({
+    key: 'quiet',
+    env: 'DIB_QUIET',
+    kind: 'boolean',
+    default: (_env, c) => !!c.logfile,
+    help: 'console shows warnings only (default: on with --logfile, off otherwise)',
+  }),
+  row<string>({
+    key: 'eventsFile',
+    flag: 'events',
+    kind: 'string',
+    meta: 'FILE',
+    default: '',
+    parse: (v) => (v === '-' ? v : resolve(v)),
+    help: 'write an NDJSON event stream to FILE (- for stderr)',
+  }),
+  row<boolean>({
+    key: 'cleanupStale',
+    flag: 'cleanup-stale',
+    kind: 'boolean',
+    default: false,
+    help: 'release what builds killed outright (SIGKILL, power loss) left behind, as their ledgers name it, and exit',
+  }),
+  row<boolean>({
+    key: 'verify',
+    flag: 'verify',
+    kind: 'boolean',
+    default: false,
+    help: 'after the build, run image-verify on the image (boot it with a config drive and check it)',
+  }),
+  row<string>({
+    key: 'verifyUser',
+    flag: 'verify-user',
+    kind: 'string',
+    meta: 'USER',
+    default: 'debian',
+    help: 'with --verify: the login user of the image',
+  }),
+  row<number>({
+    key: 'verifyTimeout',
+    flag: 'verify-timeout',
+    kind: 'number',
+    meta: 'SECONDS',
+    default: 900,
+    parse: positive('--verify-timeout', 'seconds'),
+    help: 'with --verify: seconds to wait for ssh',
+  }),
   // Read by the process entry through debugRequested() as well: an error can come before the configuration exists.
   row<boolean>({ key: 'debug', flag: 'debug', kind: 'boolean', default: false, help: 'show stack traces with errors' }),
-  row<string>({ key: 'fsType', env: 'FS_TYPE', kind: 'string', exported: true, default: 'ext4', parse: (t) => {
-    if (!['ext4', 'ext3', 'ext2', 'xfs', 'btrfs'].includes(t)) throw new UsageError('invalid-setting', `FS_TYPE '${t}' is not supported`, { hint: 'use ext4, ext3, ext2, xfs or btrfs' });
-    return t;
-  }, help: 'root filesystem type' }),
-  row<string>({ key: 'blockDeviceConfig', env: 'DIB_BLOCK_DEVICE_CONFIG', kind: 'string', default: '', help: 'block-device YAML, or file://PATH' }),
-  row<number>({ key: 'blockSize', env: 'DIB_BLOCK_SIZE', kind: 'number', exported: true, default: 512, parse: (n) => {
-    if (n !== 512 && n !== 4096) throw new UsageError('invalid-setting', `DIB_BLOCK_SIZE must be 512 or 4096, got '${n}'`, { hint: 'loop devices take 512 or 4096-byte sectors' });
-    return n;
-  }, help: 'sector size of the loop device (512 or 4096)' }),
-  row<string>({ key: 'defaultOsElement', env: 'DIB_DEFAULT_OS_ELEMENT', kind: 'string', default: 'debian',
-    help: 'element added when nothing provides operating-system (empty: error, like DIB)' }),
-  row<string>({ key: 'elementsPath', env: 'ELEMENTS_PATH', kind: 'string', default: '', help: 'colon-separated element directories, searched before the shipped elements' }),
-  row<string>({ key: 'tmpDir', env: 'TMP_DIR', kind: 'string', default: '/tmp', parse: (v) => resolve(v), help: 'parent of the build work directory' }),
-  row<string>({ key: 'lockfiles', env: 'DIB_LOCKFILES', kind: 'string', exported: true, default: (_env, c) => join(c.imageCache ?? '', 'lockfiles'),
-    help: 'directory of the locks shared by concurrent builds (default: IMAGE_CACHE/lockfiles)' }),
-  row<boolean>({ key: 'overwriteOldImage', env: 'OVERWRITE_OLD_IMAGE', kind: 'boolean', default: false,
-    help: 'replace existing outputs instead of renaming them NAME-YYYY.MM.DD-HH.MM.SS.TYPE' }),
-  row<string>({ key: 'runPartsRegex', env: 'RUN_PARTS_REGEX', kind: 'string', default: DEFAULT_RUN_PARTS_REGEX, parse: (v) => {
-    try {
-      new RegExp(v);
-    } catch {
-      throw new UsageError('invalid-setting', `RUN_PARTS_REGEX is not a valid regular expression: ${v}`, { hint: `the default is ${DEFAULT_RUN_PARTS_REGEX}` });
-    }
-    return v;
-  }, help: 'hook names that run (default: letters, digits, _ and -)' }),
-  row<string[]>({ key: 'breakPoints', env: 'break', kind: 'list', default: [], parse: (v) => {
-    const points = v.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
-    const unknown = points.filter((p) => !BREAK_POINTS.includes(p));
-    if (unknown.length) throw new UsageError('invalid-setting', `unknown break point${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { hint: 'use before-PHASE, after-PHASE (root, extra-data, pre-install, install, post-install, post-root, block-device, pre-finalise, finalise, cleanup) or after-error' });
-    return points;
-  }, help: 'debug shells: break=before-PHASE,after-PHASE,after-error' }),
+  row<string>({
+    key: 'fsType',
+    env: 'FS_TYPE',
+    kind: 'string',
+    exported: true,
+    default: 'ext4',
+    parse: (t) => {
+      if (!['ext4', 'ext3', 'ext2', 'xfs', 'btrfs'].includes(t))
+        throw new UsageError('invalid-setting', `FS_TYPE '${t}' is not supported`, { hint: 'use ext4, ext3, ext2, xfs or btrfs' });
+      return t;
+    },
+    help: 'root filesystem type',
+  }),
+  row<string>({
+    key: 'blockDeviceConfig',
+    env: 'DIB_BLOCK_DEVICE_CONFIG',
+    kind: 'string',
+    default: '',
+    help: 'block-device YAML, or file://PATH',
+  }),
+  row<number>({
+    key: 'blockSize',
+    env: 'DIB_BLOCK_SIZE',
+    kind: 'number',
+    exported: true,
+    default: 512,
+    parse: (n) => {
+      if (n !== 512 && n !== 4096)
+        throw new UsageError('invalid-setting', `DIB_BLOCK_SIZE must be 512 or 4096, got '${n}'`, {
+          hint: 'loop devices take 512 or 4096-byte sectors',
+        });
+      return n;
+    },
+    help: 'sector size of the loop device (512 or 4096)',
+  }),
+  row<string>({
+    key: 'defaultOsElement',
+    env: 'DIB_DEFAULT_OS_ELEMENT',
+    kind: 'string',
+    default: 'debian',
+    help: 'element added when nothing provides operating-system (empty: error, like DIB)',
+  }),
+  row<string>({
+    key: 'elementsPath',
+    env: 'ELEMENTS_PATH',
+    kind: 'string',
+    default: '',
+    help: 'colon-separated element directories, searched before the shipped elements',
+  }),
+  row<string>({
+    key: 'tmpDir',
+    env: 'TMP_DIR',
+    kind: 'string',
+    default: '/tmp',
+    parse: (v) => resolve(v),
+    help: 'parent of the build work directory',
+  }),
+  row<string>({
+    key: 'lockfiles',
+    env: 'DIB_LOCKFILES',
+    kind: 'string',
+    exported: true,
+    default: (_env, c) => join(c.imageCache ?? '', 'lockfiles'),
+    help: 'directory of the locks shared by concurrent builds (default: IMAGE_CACHE/lockfiles)',
+  }),
+  row<boolean>({
+    key: 'overwriteOldImage',
+    env: 'OVERWRITE_OLD_IMAGE',
+    kind: 'boolean',
+    default: false,
+    help: 'replace existing outputs instead of renaming them NAME-YYYY.MM.DD-HH.MM.SS.TYPE',
+  }),
+  row<string>({
+    key: 'runPartsRegex',
+    env: 'RUN_PARTS_REGEX',
+    kind: 'string',
+    default: DEFAULT_RUN_PARTS_REGEX,
+    parse: (v) => {
+      try {
+        new RegExp(v);
+      } catch {
+        throw new UsageError('invalid-setting', `RUN_PARTS_REGEX is not a valid regular expression: ${v}`, {
+          hint: `the default is ${DEFAULT_RUN_PARTS_REGEX}`,
+        });
+      }
+      return v;
+    },
+    help: 'hook names that run (default: letters, digits, _ and -)',
+  }),
+  row<string[]>({
+    key: 'breakPoints',
+    env: 'break',
+    kind: 'list',
+    default: [],
+    parse: (v) => {
+      const points = v
+        .flatMap((s) => s.split(','))
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const unknown = points.filter((p) => !BREAK_POINTS.includes(p));
+      if (unknown.length)
+        throw new UsageError('invalid-setting', `unknown break point${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, {
+          hint: 'use before-PHASE, after-PHASE (root, extra-data, pre-install, install, post-install, post-root, block-device, pre-finalise, finalise, cleanup) or after-error',
+        });
+      return points;
+    },
+    help: 'debug shells: break=before-PHASE,after-PHASE,after-error',
+  }),
   row<string>({ key: 'breakCmd', env: 'break_cmd', kind: 'string', default: 'bash', help: 'the command run at a break point' }),
-  row<boolean>({ key: 'breakOutsideTarget', env: 'break_outside_target', kind: 'boolean', default: false,
-    help: 'after-error: open the shell outside the chroot' }),
+  row<boolean>({
+    key: 'breakOutsideTarget',
+    env: 'break_outside_target',
+    kind: 'boolean',
+    default: false,
+    help: 'after-error: open the shell outside the chroot',
+  }),
 ];
 
 /** `--debug` anywhere on the command line (every command takes it; see the `debug` row). */
@@ -195,19 +506,37 @@ export function hostArch(): string {
   return names[process.arch] ?? process.arch;
 }
 
-const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', amd64: 'amd64', i386: 'i386', i686: 'i386', aarch64: 'arm64', arm64: 'arm64', armhf: 'armhf', ppc64el: 'ppc64el', ppc64le: 'ppc64el', s390x: 's390x' };
+const ARCH_ALIASES: Record<string, string> = {
+  x86_64: 'amd64',
+  amd64: 'amd64',
+  i386: 'i386',
+  i686: 'i386',
+  aarch64: 'arm64',
+  arm64: 'arm64',
+  armhf: 'armhf',
+  ppc64el: 'ppc64el',
+  ppc64le: 'ppc64el',
+  s390x: 's390x',
+};
 
 /** Debian architecture name for ARCH (DIB does not validate; an unknown one fails here with a hint). */
 export function normaliseArch(arch: string): string {
   const known = ARCH_ALIASES[arch];
-  if (!known) throw new UsageError('invalid-setting', `unknown architecture '${arch}'`, { hint: `known: ${Object.keys(ARCH_ALIASES).join(', ')}` });
+  if (!known)
+    throw new UsageError('invalid-setting', `unknown architecture '${arch}'`, { hint: `known: ${Object.keys(ARCH_ALIASES).join(', ')}` });
   return known;
 }
 
 function parseTypes(values: string[]): string[] {
-  const types = values.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const types = values
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = types.filter((t) => !OUTPUT_TYPE_NAMES.includes(t));
-  if (unknown.length) throw new UsageError('invalid-setting', `unknown output type${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, { hint: `known types: ${OUTPUT_TYPE_NAMES.join(', ')}` });
+  if (unknown.length)
+    throw new UsageError('invalid-setting', `unknown output type${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, {
+      hint: `known types: ${OUTPUT_TYPE_NAMES.join(', ')}`,
+    });
   return [...new Set(types)];
 }
 
@@ -237,7 +566,7 @@ export function makeConfig(elements: string[], flags: FlagValues, env: Env): Bui
     else if (fromEnv) value = s.kind === 'boolean' ? envBoolean(raw) : s.kind === 'number' ? Number(raw) : s.kind === 'list' ? [raw] : raw;
     else {
       given = false;
-      value = typeof s.default === 'function' ? (s.default as (e: Env, c: Partial<BuildConfig>) => unknown)(env, values as Partial<BuildConfig>) : s.default;
+      value = typeof s.default === 'function' ? (s.default as (e: Env, c: Partial<BuildConfig>) => unknown)(env, values) : s.default;
     }
     if (s.kind === 'number' && typeof value === 'string') value = value.trim() === '' ? NaN : Number(value);
     try {
@@ -262,5 +591,5 @@ export function exportedValue(s: Setting, value: unknown): string | undefined {
   if (s.kind === 'boolean') return value ? '1' : s.env === 'DIB_OFFLINE' ? '' : '0';
   if (s.kind === 'list') return (value as string[]).join(',');
   if (value === '' || value === 0 || value === undefined) return undefined;
-  return String(value);
+  return scalarText(value);
 }

@@ -53,7 +53,6 @@ export class CleanupStack {
     }
     return failures;
   }
-
 }
 
 /**
@@ -67,7 +66,11 @@ export function settleCleanup(failures: CleanupFailure[], primary?: unknown): vo
     return;
   }
   throw new BuildError(`cleanup failed: ${failures.map((f) => `${f.label}: ${errorMessage(f.error)}`).join('; ')}`, {
-    hint: failures.map((f) => (f.manual ? `release by hand: ${f.manual}` : '')).filter(Boolean).join('\n') || undefined,
+    hint:
+      failures
+        .map((f) => (f.manual ? `release by hand: ${f.manual}` : ''))
+        .filter(Boolean)
+        .join('\n') || undefined,
   });
 }
 

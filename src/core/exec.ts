@@ -38,10 +38,9 @@ export class CommandError extends BuildError {
     readonly tail: string[],
     signal?: string,
   ) {
-    super(
-      `command failed (${signal ? `killed by ${signal}` : `exit ${status}`}): ${argv.map(shellQuote).join(' ')}`,
-      { details: tail.length ? ['last output:', ...tail.map((l) => `  ${l}`)] : [] },
-    );
+    super(`command failed (${signal ? `killed by ${signal}` : `exit ${status}`}): ${argv.map(shellQuote).join(' ')}`, {
+      details: tail.length ? ['last output:', ...tail.map((l) => `  ${l}`)] : [],
+    });
   }
 }
 
@@ -51,7 +50,20 @@ const TAIL_LINES = 20;
 export const NEVER_ABORT = new AbortController().signal;
 
 /** Variables a child may inherit from the caller; everything else is passed explicitly. */
-const ENV_ALLOWLIST = ['PATH', 'TERM', 'HOME', 'USER', 'LOGNAME', 'TZ', 'http_proxy', 'https_proxy', 'no_proxy', 'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY'];
+const ENV_ALLOWLIST = [
+  'PATH',
+  'TERM',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'TZ',
+  'http_proxy',
+  'https_proxy',
+  'no_proxy',
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+];
 
 export function baseEnvironment(source: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = { LC_ALL: 'C', LANG: 'C' };
@@ -62,7 +74,6 @@ export function baseEnvironment(source: NodeJS.ProcessEnv = process.env): Record
   env.PATH = withSbin(env.PATH ?? '/usr/bin:/bin');
   return env;
 }
-
 
 /**
  * Fault injection for the test suite: DIB_TS_FAULT_COMMAND=TOOL[,TOOL] makes the runner fail the
@@ -102,7 +113,13 @@ export class Runner {
       if (tail.length > TAIL_LINES) tail.shift();
     };
     if (options.interactive) {
-      const r = await execa(file, args, { env: (options.env ?? this.defaultEnv) as Record<string, string>, extendEnv: false, cwd: options.cwd, stdio: 'inherit', reject: false });
+      const r = await execa(file, args, {
+        env: (options.env ?? this.defaultEnv) as Record<string, string>,
+        extendEnv: false,
+        cwd: options.cwd,
+        stdio: 'inherit',
+        reject: false,
+      });
       return { status: r.exitCode ?? -1, stdout: '', stderr: '' };
     }
     const child = execa(file, args, {
@@ -161,7 +178,9 @@ export class Runner {
       const code = (result.cause as NodeJS.ErrnoException | undefined)?.code;
       if (code === 'ENOENT') {
         const pkg = packageForTool(file);
-        throw new BuildError(`command not found: ${file}`, { hint: pkg ? `install it: apt-get install ${pkg}` : 'install it and make sure it is on PATH' });
+        throw new BuildError(`command not found: ${file}`, {
+          hint: pkg ? `install it: apt-get install ${pkg}` : 'install it and make sure it is on PATH',
+        });
       }
     }
     if (result.isCanceled) {
@@ -169,7 +188,8 @@ export class Runner {
     }
     const status = result.exitCode ?? -1;
     const ok = options.okStatus ?? [0];
-    if (!ok.includes(status)) throw new CommandError(argv, result.exitCode, tail, result.signal ?? (result.timedOut ? 'timeout' : undefined));
+    if (!ok.includes(status))
+      throw new CommandError(argv, result.exitCode, tail, result.signal ?? (result.timedOut ? 'timeout' : undefined));
     return { status, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
   }
 

@@ -22,8 +22,15 @@ export const LEDGER_NAME = 'ledger.jsonl';
 
 export class Ledger {
   private next = 0;
-  constructor(readonly path: string, workDir: string) {
-    const header: Header = { owner: { pid: process.pid, start: processStartTime(process.pid) ?? '' }, workDir, created: new Date().toISOString() };
+  constructor(
+    readonly path: string,
+    workDir: string,
+  ) {
+    const header: Header = {
+      owner: { pid: process.pid, start: processStartTime(process.pid) ?? '' },
+      workDir,
+      created: new Date().toISOString(),
+    };
     this.append(header);
   }
 
@@ -81,7 +88,7 @@ export interface StaleLedger {
 /** Ledgers under `tmpDir/dib_build.*` whose owner is no longer running. */
 export function findStaleLedgers(tmpDir: string): StaleLedger[] {
   const out: StaleLedger[] = [];
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(tmpDir).filter((n) => n.startsWith('dib_build.'));
   } catch {
@@ -103,7 +110,7 @@ export function findStaleLedgers(tmpDir: string): StaleLedger[] {
     for (const line of lines.slice(1)) {
       let obj: { id?: number; released?: number } & Partial<LedgerEntry>;
       try {
-        obj = JSON.parse(line);
+        obj = JSON.parse(line) as typeof obj;
       } catch {
         continue; // a torn last line from a power loss
       }
@@ -113,7 +120,12 @@ export function findStaleLedgers(tmpDir: string): StaleLedger[] {
         entries.set(id, entry as LedgerEntry);
       }
     }
-    out.push({ path, workDir: header.workDir, owner: header.owner, pending: [...entries.entries()].sort((a, b) => b[0] - a[0]).map(([, e]) => e) });
+    out.push({
+      path,
+      workDir: header.workDir,
+      owner: header.owner,
+      pending: [...entries.entries()].sort((a, b) => b[0] - a[0]).map(([, e]) => e),
+    });
   }
   return out;
 }

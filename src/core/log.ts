@@ -126,9 +126,16 @@ export class HumanSink implements LogSink {
         return paint('1', `‣ ${e.step}`);
       case 'step-end':
         this.depth--;
-        return e.ok ? (e.seconds >= 1 ? paint('2', `  done in ${e.seconds.toFixed(1)}s`) : undefined) : paint('31', `✗ ${e.step} failed after ${e.seconds.toFixed(1)}s`);
+        return e.ok
+          ? e.seconds >= 1
+            ? paint('2', `  done in ${e.seconds.toFixed(1)}s`)
+            : undefined
+          : paint('31', `✗ ${e.step} failed after ${e.seconds.toFixed(1)}s`);
       case 'phase-start':
-        return paint('1', `‣ phase ${e.phase} (${e.index}/${e.total}, ${e.hooks} hook${e.hooks === 1 ? '' : 's'}, ${e.inChroot ? 'in chroot' : 'outside'})`);
+        return paint(
+          '1',
+          `‣ phase ${e.phase} (${e.index}/${e.total}, ${e.hooks} hook${e.hooks === 1 ? '' : 's'}, ${e.inChroot ? 'in chroot' : 'outside'})`,
+        );
       case 'phase-end':
         return e.ok ? `  phase ${e.phase} done in ${e.seconds.toFixed(1)}s` : paint('31', `  phase ${e.phase} failed`);
       case 'hook-start':

@@ -46,7 +46,10 @@ export interface PollOptions {
 }
 
 /** Call `check` until it returns a value other than undefined/false, or time runs out (then undefined). */
-export async function poll<T>(check: () => Promise<T | undefined | false> | T | undefined | false, options: PollOptions): Promise<T | undefined> {
+export async function poll<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  options: PollOptions,
+): Promise<T | undefined> {
   const start = Date.now();
   for (;;) {
     const value = await check();

@@ -49,7 +49,12 @@ export async function createDisk(runner: Runner, options: DiskOptions, resources
     const loop = layout.loops.find((l) => l.name === part.base)!;
     const planned = planPartitions(part, loop.size ?? options.sizeBytes);
     await runner.run(['sfdisk', '--no-reread', '--no-tell-kernel', '--quiet', '--wipe', 'always', device], { input: planned.script });
-    const nodes = await mapPartitions(runner, device, planned.partitions.map((p) => p.number), resources);
+    const nodes = await mapPartitions(
+      runner,
+      device,
+      planned.partitions.map((p) => p.number),
+      resources,
+    );
     for (const p of planned.partitions) devices.set(p.name, nodes.get(p.number)!);
   }
   for (const fs of layout.filesystems) {

@@ -1,4 +1,5 @@
 // DIB's block-device YAML: parse, flatten tree notation to nodes, validate with paths into the document.
+import { scalarText } from '../core/text.js';
 import { closeSync, constants, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Alias, LineCounter, parseDocument, visit as visitYaml } from 'yaml';
@@ -6,17 +7,55 @@ import { UsageError, throwIfProblems } from '../core/errors.js';
 import { type Size, parseSize } from './size.js';
 import { layoutError, layoutProblems, normaliseMountPoint } from './validate.js';
 
-export interface LoopNode { name: string; size?: number; directory?: string; at: string }
-export interface PartitionNode { name: string; base: string; index: number; size: Size; type?: string; flags: string[]; at: string }
-export interface PartitioningNode { name: string; base: string; label: 'mbr' | 'gpt'; align: number; partitions: PartitionNode[]; at: string }
+export interface LoopNode {
+  name: string;
+  size?: number;
+  directory?: string;
+  at: string;
+}
+export interface PartitionNode {
+  name: string;
+  base: string;
+  index: number;
+  size: Size;
+  type?: string;
+  flags: string[];
+  at: string;
+}
+export interface PartitioningNode {
+  name: string;
+  base: string;
+  label: 'mbr' | 'gpt';
+  align: number;
+  partitions: PartitionNode[];
+  at: string;
+}
 export interface MkfsNode {
-  name: string; base: string; type: string; label: string; opts: string; uuid?: string; at: string;
+  name: string;
+  base: string;
+  type: string;
+  label: string;
+  opts: string;
+  uuid?: string;
+  at: string;
   /** Where the label came from, for messages: the document, --root-label, or the node name. */
   labelFrom?: 'document' | 'root-label' | 'name';
 }
 /** `mountPoint` is normalised (`/boot/` → `/boot`). */
-export interface MountNode { name: string; base: string; mountPoint: string; at: string }
-export interface FstabNode { name: string; base: string; options: string; dumpFreq: number; passno: number; at: string }
+export interface MountNode {
+  name: string;
+  base: string;
+  mountPoint: string;
+  at: string;
+}
+export interface FstabNode {
+  name: string;
+  base: string;
+  options: string;
+  dumpFreq: number;
+  passno: number;
+  at: string;
+}
 
 export interface Layout {
   source: string;
@@ -53,10 +92,14 @@ const KEYS: Record<Plugin, string[]> = {
   fstab: ['name', 'base', 'options', 'dump-freq', 'fsck-passno'],
 };
 const PARTITION_KEYS = ['name', 'size', 'type', 'flags'];
-const FALLBACK = '- local_loop:\n    name: image0\n    mkfs:\n      name: mkfs_root\n      mount:\n        mount_point: /\n        fstab:\n          options: defaults\n          fsck-passno: 1\n';
+const FALLBACK =
+  '- local_loop:\n    name: image0\n    mkfs:\n      name: mkfs_root\n      mount:\n        mount_point: /\n        fstab:\n          options: defaults\n          fsck-passno: 1\n';
 
 /** Where the layout comes from: DIB_BLOCK_DEVICE_CONFIG (YAML or file://), an element's YAML, or the fallback. */
-export function chooseLayoutSource(options: { config: string; elements: Array<{ name: string; path: string }>; arch: string }): { text: string; source: string } {
+export function chooseLayoutSource(options: { config: string; elements: Array<{ name: string; path: string }>; arch: string }): {
+  text: string;
+  source: string;
+} {
   const { config } = options;
   if (config.startsWith('file://')) {
     const path = config.slice('file://'.length);
@@ -75,9 +118,12 @@ export function chooseLayoutSource(options: { config: string; elements: Array<{ 
     }
   }
   if (found.length > 1) {
-    throw new UsageError('invalid-block-device', `several elements ship a block-device layout: ${found.join(', ')}`, { hint: 'use only one block-device-* element, or choose with DIB_BLOCK_DEVICE_CONFIG' });
+    throw new UsageError('invalid-block-device', `several elements ship a block-device layout: ${found.join(', ')}`, {
+      hint: 'use only one block-device-* element, or choose with DIB_BLOCK_DEVICE_CONFIG',
+    });
   }
-  if (found.length === 1) return { text: readLayoutFile(found[0], "an element's block-device YAML must be a small regular file"), source: found[0] };
+  if (found.length === 1)
+    return { text: readLayoutFile(found[0], "an element's block-device YAML must be a small regular file"), source: found[0] };
   return { text: FALLBACK, source: '(default: one filesystem, no partition table)' };
 }
 
@@ -110,11 +156,20 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
     // The yaml package throws ReferenceError for alias bombs and unresolved aliases, RangeError for runaway nesting.
     const message = (error as Error).message;
     let first: Alias | undefined;
-    visitYaml(doc, { Alias: (_, node) => { first ??= node; return visitYaml.BREAK; } });
+    visitYaml(doc, {
+      Alias: (_, node) => {
+        first ??= node;
+        return visitYaml.BREAK;
+      },
+    });
     const pos = first?.range ? lineCounter.linePos(first.range[0]) : undefined;
-    bad(pos ? `line ${pos.line} column ${pos.col} (*${first!.source})` : '', /alias count/i.test(message)
-      ? `the YAML expands aliases (*name) more than ${MAX_YAML_ALIASES} times; a layout never needs that (a "billion laughs" document?)`
-      : `the YAML cannot be read: ${message.split('\n')[0]}`, 'write the layout out without anchors and aliases');
+    bad(
+      pos ? `line ${pos.line} column ${pos.col} (*${first!.source})` : '',
+      /alias count/i.test(message)
+        ? `the YAML expands aliases (*name) more than ${MAX_YAML_ALIASES} times; a layout never needs that (a "billion laughs" document?)`
+        : `the YAML cannot be read: ${message.split('\n')[0]}`,
+      'write the layout out without anchors and aliases',
+    );
     throwIfProblems(problems);
   }
   const layout: Layout = { source, loops: [], partitionings: [], filesystems: [], mounts: [], fstabs: [] };
@@ -128,7 +183,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
     if (names.has(name)) bad(at, `duplicate node name '${name}' (also at ${names.get(name)})`);
     else names.set(name, at);
   };
-  const str = (v: unknown) => (v === undefined || v === null ? undefined : String(v));
+  const str = (v: unknown) => (v === undefined || v === null ? undefined : scalarText(v));
 
   const lvmNames = new Set<string>();
   const visit = (plugin: Plugin, body: Record<string, unknown>, at: string, parentName: string | undefined, depth: number) => {
@@ -136,7 +191,9 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
       bad(at, `nodes are nested more than ${MAX_DEPTH} deep`);
       return;
     }
-    for (const key of Object.keys(body)) if (!KEYS[plugin].includes(key) && !(PLUGINS as readonly string[]).includes(key)) bad(`${at}.${key}`, `unknown key for ${plugin} (known: ${KEYS[plugin].join(', ')})`);
+    for (const key of Object.keys(body))
+      if (!KEYS[plugin].includes(key) && !(PLUGINS as readonly string[]).includes(key))
+        bad(`${at}.${key}`, `unknown key for ${plugin} (known: ${KEYS[plugin].join(', ')})`);
     const base = str(body.base) ?? parentName;
     const name = str(body.name) ?? (plugin === 'local_loop' ? undefined : base !== undefined ? `${plugin}_${base}` : undefined);
     if (name === undefined) {
@@ -148,7 +205,7 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
       case 'local_loop': {
         claim(name, at);
         const size = body.size === undefined ? undefined : parseSize(body.size, false);
-        if (size === null) bad(`${at}.size`, `'${body.size}' is not a size (e.g. 2GiB, 500MiB)`);
+        if (size === null) bad(`${at}.size`, `'${scalarText(body.size)}' is not a size (e.g. 2GiB, 500MiB)`);
         if (body.block_size !== undefined && ![512, 4096].includes(Number(body.block_size))) bad(`${at}.block_size`, 'must be 512 or 4096');
         layout.loops.push({ name, size: size && 'bytes' in size ? size.bytes : undefined, directory: str(body.directory), at });
         break;
@@ -157,9 +214,17 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
         const label = str(body.label);
         if (label !== 'mbr' && label !== 'gpt') bad(`${at}.label`, `must be mbr or gpt, got '${label ?? ''}'`);
         const align = body.align === undefined ? { bytes: 1024 * 1024 } : parseSize(body.align, false);
-        if (align === null || !('bytes' in align) || align.bytes % 512 !== 0 || align.bytes === 0) bad(`${at}.align`, 'must be a size that is a multiple of 512 bytes');
+        if (align === null || !('bytes' in align) || align.bytes % 512 !== 0 || align.bytes === 0)
+          bad(`${at}.align`, 'must be a size that is a multiple of 512 bytes');
         if (!Array.isArray(body.partitions) || body.partitions.length === 0) bad(`${at}.partitions`, 'must be a non-empty list');
-        const node: PartitioningNode = { name, base: base!, label: label === 'gpt' ? 'gpt' : 'mbr', align: align && 'bytes' in align ? align.bytes : 1024 * 1024, partitions: [], at };
+        const node: PartitioningNode = {
+          name,
+          base: base!,
+          label: label === 'gpt' ? 'gpt' : 'mbr',
+          align: align && 'bytes' in align ? align.bytes : 1024 * 1024,
+          partitions: [],
+          at,
+        };
         const partitions = Array.isArray(body.partitions) ? body.partitions : [];
         let seenLogical = false;
         partitions.forEach((p: unknown, i: number) => {
@@ -169,7 +234,9 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
             return;
           }
           const part = p as Record<string, unknown>;
-          for (const key of Object.keys(part)) if (!PARTITION_KEYS.includes(key) && !(PLUGINS as readonly string[]).includes(key)) bad(`${pat}.${key}`, `unknown key for a partition (known: ${PARTITION_KEYS.join(', ')})`);
+          for (const key of Object.keys(part))
+            if (!PARTITION_KEYS.includes(key) && !(PLUGINS as readonly string[]).includes(key))
+              bad(`${pat}.${key}`, `unknown key for a partition (known: ${PARTITION_KEYS.join(', ')})`);
           const pname = str(part.name);
           if (!pname) {
             bad(`${pat}.name`, 'a partition needs a name');
@@ -177,9 +244,9 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
           }
           claim(pname, pat);
           const size = parseSize(part.size);
-          if (size === null) bad(`${pat}.size`, `'${part.size ?? ''}' is not a size or percentage`);
+          if (size === null) bad(`${pat}.size`, `'${scalarText(part.size)}' is not a size or percentage`);
           else if ('bytes' in size && size.bytes === 0) bad(`${pat}.size`, 'a partition cannot be empty');
-          const flags = part.flags === undefined ? [] : Array.isArray(part.flags) ? part.flags.map(String) : [String(part.flags)];
+          const flags = part.flags === undefined ? [] : Array.isArray(part.flags) ? part.flags.map(String) : [scalarText(part.flags)];
           for (const f of flags) {
             if (!['boot', 'primary'].includes(f)) bad(`${pat}.flags`, `unknown flag '${f}' (boot, primary)`);
             if (f === 'primary' && node.label === 'gpt') bad(`${pat}.flags`, "'primary' is an MBR flag; GPT has no logical partitions");
@@ -188,8 +255,10 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
             const primary = flags.includes('primary');
             if (!primary) seenLogical = true;
             else if (seenLogical) bad(`${pat}.flags`, 'primary partitions must come before logical ones');
-            if (part.type !== undefined && !/^(0x)?[0-9a-fA-F]{1,2}$/.test(String(part.type))) bad(`${pat}.type`, `'${part.type}' is not an MBR type byte (e.g. 0x83)`);
-          } else if (part.type !== undefined && !/^(0x)?[0-9a-fA-F]{4}$/.test(String(part.type))) bad(`${pat}.type`, `'${part.type}' is not a GPT type code (e.g. 8300, EF02, EF00)`);
+            if (part.type !== undefined && !/^(0x)?[0-9a-fA-F]{1,2}$/.test(scalarText(part.type)))
+              bad(`${pat}.type`, `'${scalarText(part.type)}' is not an MBR type byte (e.g. 0x83)`);
+          } else if (part.type !== undefined && !/^(0x)?[0-9a-fA-F]{4}$/.test(scalarText(part.type)))
+            bad(`${pat}.type`, `'${scalarText(part.type)}' is not a GPT type code (e.g. 8300, EF02, EF00)`);
           node.partitions.push({ name: pname, base: name, index: i, size: size ?? { bytes: 0 }, type: str(part.type), flags, at: pat });
           for (const child of PLUGINS) if (part[child] !== undefined) visitChild(child, part[child], `${pat}.${child}`, pname, depth + 1);
         });
@@ -198,20 +267,26 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
       }
       case 'lvm': {
         // Only the LV names are kept, so the mkfs nodes on them do not also fail as "not a partition".
-        if (Array.isArray(body.lvs)) for (const lv of body.lvs) if (lv && typeof lv === 'object' && 'name' in lv) lvmNames.add(String(lv.name));
+        if (Array.isArray(body.lvs))
+          for (const lv of body.lvs as unknown[]) if (lv && typeof lv === 'object' && 'name' in lv) lvmNames.add(scalarText(lv.name));
         const dm = (params.deviceMapperProblem ?? probeDeviceMapper)();
-        bad(at, dm === undefined
-          ? 'lvm nodes are not supported: dib-ts does not build LVM layouts'
-          : `lvm nodes are not supported: dib-ts does not build LVM layouts, and this machine could not run them either (device-mapper: ${dm})`,
-        'put the filesystems on partitions (see README "Block-device layouts")');
+        bad(
+          at,
+          dm === undefined
+            ? 'lvm nodes are not supported: dib-ts does not build LVM layouts'
+            : `lvm nodes are not supported: dib-ts does not build LVM layouts, and this machine could not run them either (device-mapper: ${dm})`,
+          'put the filesystems on partitions (see README "Block-device layouts")',
+        );
         break;
       }
       case 'mkfs': {
         claim(name, at);
         const type = str(body.type) ?? (name === 'mkfs_root' ? params.fsType : undefined);
         if (!type) bad(`${at}.type`, 'mkfs needs a type (ext4, xfs, vfat, ...)');
-        const labelFrom = str(body.label) !== undefined ? 'document' : name !== 'mkfs_root' ? 'name' : params.rootLabel ? 'root-label' : undefined;
-        const label = str(body.label) ?? (name === 'mkfs_root' ? params.rootLabel || (type === 'xfs' ? 'img-rootfs' : 'cloudimg-rootfs') : name);
+        const labelFrom =
+          str(body.label) !== undefined ? 'document' : name !== 'mkfs_root' ? 'name' : params.rootLabel ? 'root-label' : undefined;
+        const label =
+          str(body.label) ?? (name === 'mkfs_root' ? params.rootLabel || (type === 'xfs' ? 'img-rootfs' : 'cloudimg-rootfs') : name);
         const finalLabel = type === 'vfat' || type === 'fat' ? label.toUpperCase() : label;
         const opts = str(body.opts) ?? (name === 'mkfs_root' ? params.mkfsOptions : '');
         layout.filesystems.push({ name, base: base!, type: type ?? 'ext4', label: finalLabel, labelFrom, opts, uuid: str(body.uuid), at });
@@ -233,7 +308,8 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
         break;
       }
     }
-    if (plugin !== 'partitioning') for (const child of PLUGINS) if (body[child] !== undefined) visitChild(child, body[child], `${at}.${child}`, name, depth + 1);
+    if (plugin !== 'partitioning')
+      for (const child of PLUGINS) if (body[child] !== undefined) visitChild(child, body[child], `${at}.${child}`, name, depth + 1);
   };
   const visitChild = (plugin: Plugin, body: unknown, at: string, parent: string | undefined, depth: number) => {
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
@@ -263,7 +339,9 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
   const fsNames = new Set(layout.filesystems.map((f) => f.name));
   const mountNames = new Set(layout.mounts.map((m) => m.name));
   for (const p of layout.partitionings) if (!loopNames.has(p.base)) bad(`${p.at}.base`, `'${p.base}' is not a local_loop node`);
-  for (const f of layout.filesystems) if (!loopNames.has(f.base) && !partNames.has(f.base) && !lvmNames.has(f.base)) bad(`${f.at}.base`, `'${f.base}' is not a partition or local_loop node`);
+  for (const f of layout.filesystems)
+    if (!loopNames.has(f.base) && !partNames.has(f.base) && !lvmNames.has(f.base))
+      bad(`${f.at}.base`, `'${f.base}' is not a partition or local_loop node`);
   for (const m of layout.mounts) if (!fsNames.has(m.base)) bad(`${m.at}.base`, `'${m.base}' is not a mkfs node`);
   for (const f of layout.fstabs) if (!mountNames.has(f.base)) bad(`${f.at}.base`, `'${f.base}' is not a mount node`);
   if (problems.length === 0) {
@@ -271,7 +349,8 @@ export function parseLayout(text: string, source: string, params: LayoutParams):
     if (!loopNames.has('image0')) bad('', "the image must be a local_loop named 'image0'");
     const used = new Set([...layout.partitionings.map((p) => p.base), ...layout.filesystems.map((f) => f.base)]);
     for (const l of layout.loops) if (!used.has(l.name)) bad(l.at, `local_loop '${l.name}' is not used by any partitioning or mkfs`);
-    for (const p of layout.partitionings) if (layout.partitionings.filter((q) => q.base === p.base).length > 1) bad(p.at, `'${p.base}' is partitioned twice`);
+    for (const p of layout.partitionings)
+      if (layout.partitionings.filter((q) => q.base === p.base).length > 1) bad(p.at, `'${p.base}' is partitioned twice`);
   }
   problems.push(...layoutProblems(layout));
   throwIfProblems(problems);
@@ -311,7 +390,8 @@ function yamlNestingProblem(text: string): { at: string; message: string } | und
     const c = text[i];
     if (i === lineStart && quote === '') {
       const compact = /^[ \t]*(?:[-?][ \t]+)+/.exec(text.slice(i, i + 4 * MAX_DEPTH + 8))?.[0] ?? '';
-      if ((compact.match(/[-?]/g) ?? []).length > MAX_DEPTH) return { at: `line ${line}`, message: `block entries are nested more than ${MAX_DEPTH} deep` };
+      if ((compact.match(/[-?]/g) ?? []).length > MAX_DEPTH)
+        return { at: `line ${line}`, message: `block entries are nested more than ${MAX_DEPTH} deep` };
     }
     if (c === '\n') {
       line++;
@@ -327,7 +407,11 @@ function yamlNestingProblem(text: string): { at: string; message: string } | und
       const end = text.indexOf('\n', i);
       i = (end === -1 ? text.length : end) - 1;
     } else if (c === '[' || c === '{') {
-      if (++depth > MAX_DEPTH) return { at: `line ${line} column ${i - lineStart + 1}`, message: `flow collections ([ ] or { }) are nested more than ${MAX_DEPTH} deep` };
+      if (++depth > MAX_DEPTH)
+        return {
+          at: `line ${line} column ${i - lineStart + 1}`,
+          message: `flow collections ([ ] or { }) are nested more than ${MAX_DEPTH} deep`,
+        };
     } else if ((c === ']' || c === '}') && depth > 0) depth--;
   }
   return undefined;

@@ -44,7 +44,10 @@ export async function detachLoop(runner: Runner, device: string, file: string): 
 /** Loop devices currently backed by `file` (losetup -j). */
 export async function loopsBackedBy(runner: Runner, file: string): Promise<string[]> {
   const out = await runner.output(['losetup', '-j', file, '-O', 'NAME', '-n'], { signal: NEVER_ABORT });
-  return out.split('\n').map((l) => l.trim()).filter((l) => /^\/dev\/loop\d+$/.test(l));
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^\/dev\/loop\d+$/.test(l));
 }
 
 export function loopBackingFile(device: string): string | undefined {
@@ -73,7 +76,9 @@ export async function mapPartitions(runner: Runner, device: string, numbers: num
   // No udev here: the nodes appear when devtmpfs catches up with BLKPG.
   await poll(() => !missing().length, { timeoutMs: 5000, intervalMs: 100 });
   if (missing().length) {
-    throw new BuildError(`partition devices did not appear: ${missing().join(', ')}`, { hint: 'the kernel must support loop partitions (partx -a) and /dev must be a devtmpfs' });
+    throw new BuildError(`partition devices did not appear: ${missing().join(', ')}`, {
+      hint: 'the kernel must support loop partitions (partx -a) and /dev must be a devtmpfs',
+    });
   }
   return nodes;
 }
@@ -83,7 +88,9 @@ export async function unmapPartitions(runner: Runner, device: string): Promise<v
   if (!existsSync(`/sys/block/${name}`)) return;
   const hasParts = () => {
     try {
-      return readFileSync(`/proc/partitions`, 'utf8').split('\n').some((l) => l.trim().split(/\s+/)[3]?.startsWith(`${name}p`));
+      return readFileSync(`/proc/partitions`, 'utf8')
+        .split('\n')
+        .some((l) => l.trim().split(/\s+/)[3]?.startsWith(`${name}p`));
     } catch {
       return false;
     }

@@ -75,7 +75,8 @@ export function planPartitions(node: PartitioningNode, diskBytes: number): Parti
     if (sectors !== undefined) fields.push(`size=${sectors}`);
     if (node.label === 'gpt') {
       // The name is quoted in the script; parseLayout rejects these characters, this only keeps the script intact.
-      if (/["\\\x00-\x1f\x7f]/.test(p.name)) throw new UsageError('invalid-block-device', `partition at ${p.at}: the name cannot be written into an sfdisk script`);
+      if (/["\\\x00-\x1f\x7f]/.test(p.name))
+        throw new UsageError('invalid-block-device', `partition at ${p.at}: the name cannot be written into an sfdisk script`);
       fields.push(`type=${GPT_TYPES[gptCode(p.type)]}`, `name="${p.name}"`);
     } else {
       fields.push(`type=${(p.type ?? '83').replace(/^0x/i, '').toLowerCase()}`);
@@ -159,19 +160,33 @@ export function partitionTableProblems(node: PartitioningNode): PartitionProblem
       add(`${node.at}.partitions`, `${node.partitions.length} partitions; a GPT holds at most ${GPT_MAX_PARTITIONS}`);
     }
     for (const p of node.partitions) {
-      if (!GPT_TYPES[gptCode(p.type)]) add(`${p.at}.type`, `unknown GPT type code '${p.type}'`, `known codes: ${Object.keys(GPT_TYPES).join(', ')}`);
-      if (p.name.length > GPT_NAME_UNITS) add(`${p.at}.name`, `'${p.name}' is longer than a GPT partition name (${GPT_NAME_UNITS} UTF-16 code units)`);
+      if (!GPT_TYPES[gptCode(p.type)])
+        add(`${p.at}.type`, `unknown GPT type code '${p.type}'`, `known codes: ${Object.keys(GPT_TYPES).join(', ')}`);
+      if (p.name.length > GPT_NAME_UNITS)
+        add(`${p.at}.name`, `'${p.name}' is longer than a GPT partition name (${GPT_NAME_UNITS} UTF-16 code units)`);
     }
   } else {
     const primaries = node.partitions.filter((p) => p.flags.includes('primary'));
     const logicals = node.partitions.filter((p) => !p.flags.includes('primary'));
     if (primaries.length > MBR_PRIMARY_SLOTS) {
-      add(`${primaries[MBR_PRIMARY_SLOTS].at}.flags`, `an MBR has room for ${MBR_PRIMARY_SLOTS} primary partitions; this is primary number ${MBR_PRIMARY_SLOTS + 1}`, 'make later partitions logical (drop the primary flag)');
+      add(
+        `${primaries[MBR_PRIMARY_SLOTS].at}.flags`,
+        `an MBR has room for ${MBR_PRIMARY_SLOTS} primary partitions; this is primary number ${MBR_PRIMARY_SLOTS + 1}`,
+        'make later partitions logical (drop the primary flag)',
+      );
     } else if (logicals.length > 0 && primaries.length === MBR_PRIMARY_SLOTS) {
-      add(`${logicals[0].at}.flags`, `an MBR has room for ${MBR_PRIMARY_SLOTS} primary partitions, and the extended partition that holds logical ones takes a slot`, 'make at most 3 partitions primary when there are logical ones');
+      add(
+        `${logicals[0].at}.flags`,
+        `an MBR has room for ${MBR_PRIMARY_SLOTS} primary partitions, and the extended partition that holds logical ones takes a slot`,
+        'make at most 3 partitions primary when there are logical ones',
+      );
     }
     if (logicals.length > MBR_MAX_LOGICAL) {
-      add(`${node.at}.partitions`, `${logicals.length} logical partitions; at most ${MBR_MAX_LOGICAL} are supported`, 'use fewer partitions, or a GPT (up to 128)');
+      add(
+        `${node.at}.partitions`,
+        `${logicals.length} logical partitions; at most ${MBR_MAX_LOGICAL} are supported`,
+        'use fewer partitions, or a GPT (up to 128)',
+      );
     }
   }
   return problems;
@@ -181,13 +196,22 @@ export function partitionTableProblems(node: PartitioningNode): PartitionProblem
  * Does the layout fit a disk of `diskBytes`? `sizeFrom` says where that size came from, for the hint:
  * the image size (`--image-size` or computed) or the local_loop node's own `size`.
  */
-export function partitionFitProblem(node: PartitioningNode, diskBytes: number | undefined, sizeFrom: 'image' | 'loop'): PartitionProblem | undefined {
+export function partitionFitProblem(
+  node: PartitioningNode,
+  diskBytes: number | undefined,
+  sizeFrom: 'image' | 'loop',
+): PartitionProblem | undefined {
   // Empty and unreadable sizes (stored as 0 bytes) are parseLayout's to report; they fit nowhere.
   if (node.partitions.some((p) => 'bytes' in p.size && p.size.bytes === 0)) return undefined;
   const minimum = minimumPartitioningBytes(node);
   if (minimum === Infinity) {
     const taker = node.partitions.find((p, i) => 'percent' in p.size && p.size.percent === 100 && i < node.partitions.length - 1);
-    if (!taker) return { kind: 'invalid-block-device', at: `${node.at}.partitions`, message: 'the partition sizes add up to more than any disk this tool can make' };
+    if (!taker)
+      return {
+        kind: 'invalid-block-device',
+        at: `${node.at}.partitions`,
+        message: 'the partition sizes add up to more than any disk this tool can make',
+      };
     return {
       kind: 'invalid-block-device',
       at: `${taker.at}.size`,
@@ -203,9 +227,10 @@ export function partitionFitProblem(node: PartitioningNode, diskBytes: number | 
     kind: 'image-too-small',
     at: `${misfit.at}.size`,
     message: `partition '${misfit.name}' does not fit: the ${sizeFrom === 'loop' ? `local_loop '${node.base}'` : 'image'} is ${mib(diskBytes)} MiB and the layout needs at least ${mib(minimum)} MiB`,
-    hint: sizeFrom === 'loop'
-      ? `give local_loop '${node.base}' a size of at least ${mib(minimum)}MiB, or smaller fixed partition sizes`
-      : `give a bigger --image-size (at least ${gib} GiB), or smaller fixed partition sizes`,
+    hint:
+      sizeFrom === 'loop'
+        ? `give local_loop '${node.base}' a size of at least ${mib(minimum)}MiB, or smaller fixed partition sizes`
+        : `give a bigger --image-size (at least ${gib} GiB), or smaller fixed partition sizes`,
   };
 }
 

@@ -3,9 +3,20 @@
 export type Size = { bytes: number } | { percent: number };
 
 const UNITS: Record<string, number> = {
-  TiB: 1024 ** 4, GiB: 1024 ** 3, MiB: 1024 ** 2, KiB: 1024,
-  TB: 1000 ** 4, GB: 1000 ** 3, MB: 1000 ** 2, KB: 1000,
-  T: 1000 ** 4, G: 1000 ** 3, M: 1000 ** 2, K: 1000, B: 1, '': 1,
+  TiB: 1024 ** 4,
+  GiB: 1024 ** 3,
+  MiB: 1024 ** 2,
+  KiB: 1024,
+  TB: 1000 ** 4,
+  GB: 1000 ** 3,
+  MB: 1000 ** 2,
+  KB: 1000,
+  T: 1000 ** 4,
+  G: 1000 ** 3,
+  M: 1000 ** 2,
+  K: 1000,
+  B: 1,
+  '': 1,
 };
 
 /** Parse a size; returns null when the text is not a size (or is too big to count in bytes exactly). */

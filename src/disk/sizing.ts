@@ -26,16 +26,24 @@ export interface ImageSizeInput {
 export function computeImageSize(input: ImageSizeInput): number {
   const { treeKiB, journalMiB } = input;
   const layoutKiB = Math.ceil(minimumLayoutBytes(input.layout) / KiB);
-  if (!Number.isFinite(layoutKiB)) throw new UsageError('invalid-block-device', `block-device config ${input.layout.source}: the partitions fit no disk size (validateLayout says where)`);
+  if (!Number.isFinite(layoutKiB))
+    throw new UsageError(
+      'invalid-block-device',
+      `block-device config ${input.layout.source}: the partitions fit no disk size (validateLayout says where)`,
+    );
   const requested = requestedImageBytes(input);
   if (requested !== undefined) {
     // Filesystem metadata (-i 4096 inode tables, journal) needs room too; 2 MiB slack on top.
     const neededKiB = Math.ceil(treeKiB * 1.15) + journalMiB * 1024 + layoutKiB + 2 * 1024;
     if (Math.floor(input.imageSizeGiB * 1024 * 1024) < neededKiB) {
       const gib = Math.ceil((neededKiB / 1024 / 1024) * 10) / 10;
-      throw new UsageError('image-too-small', `--image-size ${input.imageSizeGiB} GiB is too small for the tree (${Math.ceil(treeKiB / 1024)} MiB used)`, {
-        hint: `use --image-size ${gib} or more, or leave it out to size the image from the tree`,
-      });
+      throw new UsageError(
+        'image-too-small',
+        `--image-size ${input.imageSizeGiB} GiB is too small for the tree (${Math.ceil(treeKiB / 1024)} MiB used)`,
+        {
+          hint: `use --image-size ${gib} or more, or leave it out to size the image from the tree`,
+        },
+      );
     }
     return requested;
   }

@@ -35,14 +35,21 @@ export function layoutProblems(layout: Layout): UsageError[] {
   const problems: UsageError[] = [];
   const bad = (at: string, message: string, hint?: string) => problems.push(layoutError(layout.source, at, message, { hint }));
 
-  const nodes = [...layout.loops, ...layout.partitionings.flatMap((p) => p.partitions), ...layout.filesystems, ...layout.mounts, ...layout.fstabs];
+  const nodes = [
+    ...layout.loops,
+    ...layout.partitionings.flatMap((p) => p.partitions),
+    ...layout.filesystems,
+    ...layout.mounts,
+    ...layout.fstabs,
+  ];
   for (const node of nodes) {
     const reason = unsafeNameReason(node.name);
     if (reason) bad(`${node.at}.name`, `node name '${printable(node.name)}' ${reason}`);
   }
 
   for (const loop of layout.loops) {
-    if (loop.size !== undefined && loop.size < 1024 * 1024) bad(`${loop.at}.size`, `${loop.size} bytes is too small for a disk (at least 1MiB)`);
+    if (loop.size !== undefined && loop.size < 1024 * 1024)
+      bad(`${loop.at}.size`, `${loop.size} bytes is too small for a disk (at least 1MiB)`);
     if (loop.directory !== undefined) {
       const reason = pathProblem(loop.directory);
       if (reason) bad(`${loop.at}.directory`, `'${printable(loop.directory)}' ${reason}`);
@@ -55,16 +62,24 @@ export function layoutProblems(layout: Layout): UsageError[] {
     const fit = partitionFitProblem(node, loop?.size, 'loop');
     if (fit) found.push(fit);
     for (const p of found) problems.push(layoutError(layout.source, p.at, p.message, { kind: p.kind, hint: p.hint }));
-    if (layout.filesystems.some((f) => f.base === node.base)) bad(node.at, `'${node.base}' is partitioned and also carries a filesystem directly`);
+    if (layout.filesystems.some((f) => f.base === node.base))
+      bad(node.at, `'${node.base}' is partitioned and also carries a filesystem directly`);
   }
 
   const labels = new Map<string, string>();
   const mkfsOn = new Map<string, string>();
   for (const fs of layout.filesystems) {
-    if (!/^[a-z0-9]+$/.test(fs.type)) bad(`${fs.at}.type`, `'${printable(fs.type)}' is not a filesystem type (ext4, xfs, vfat, btrfs, swap, ...)`);
+    if (!/^[a-z0-9]+$/.test(fs.type))
+      bad(`${fs.at}.type`, `'${printable(fs.type)}' is not a filesystem type (ext4, xfs, vfat, btrfs, swap, ...)`);
     const reason = labelProblem(fs);
-    if (reason) bad(`${fs.at}.label`, reason, 'labels end up in fstab and on the kernel command line (root=LABEL=...): letters, digits, - and _ are safe');
-    if (labels.has(fs.label)) bad(`${fs.at}.label`, `label '${printable(fs.label)}' is used by another filesystem (at ${labels.get(fs.label)})`);
+    if (reason)
+      bad(
+        `${fs.at}.label`,
+        reason,
+        'labels end up in fstab and on the kernel command line (root=LABEL=...): letters, digits, - and _ are safe',
+      );
+    if (labels.has(fs.label))
+      bad(`${fs.at}.label`, `label '${printable(fs.label)}' is used by another filesystem (at ${labels.get(fs.label)})`);
     else labels.set(fs.label, fs.at);
     if (fs.uuid !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(fs.uuid)) {
       bad(`${fs.at}.uuid`, `'${printable(fs.uuid)}' is not a UUID (8-4-4-4-12 hex digits)`);
@@ -77,8 +92,14 @@ export function layoutProblems(layout: Layout): UsageError[] {
   const mountOf = new Map<string, string>();
   for (const m of layout.mounts) {
     const reason = mountPointProblem(m.mountPoint);
-    if (reason) bad(`${m.at}.mount_point`, `'${printable(m.mountPoint)}' ${reason}`, 'a mount point is a clean absolute path inside the image, like /boot or /var/log');
-    else if (mountPoints.has(m.mountPoint)) bad(`${m.at}.mount_point`, `'${m.mountPoint}' is mounted twice (also at ${mountPoints.get(m.mountPoint)})`);
+    if (reason)
+      bad(
+        `${m.at}.mount_point`,
+        `'${printable(m.mountPoint)}' ${reason}`,
+        'a mount point is a clean absolute path inside the image, like /boot or /var/log',
+      );
+    else if (mountPoints.has(m.mountPoint))
+      bad(`${m.at}.mount_point`, `'${m.mountPoint}' is mounted twice (also at ${mountPoints.get(m.mountPoint)})`);
     else mountPoints.set(m.mountPoint, m.at);
     if (mountOf.has(m.base)) bad(`${m.at}.base`, `'${m.base}' is already mounted (at ${mountOf.get(m.base)})`);
     else mountOf.set(m.base, m.at);
@@ -87,7 +108,8 @@ export function layoutProblems(layout: Layout): UsageError[] {
 
   const fstabOf = new Map<string, string>();
   for (const f of layout.fstabs) {
-    if (!f.options || UNSAFE.test(f.options)) bad(`${f.at}.options`, `'${printable(f.options)}' is not a mount option list (no spaces, quotes, # or control characters)`);
+    if (!f.options || UNSAFE.test(f.options))
+      bad(`${f.at}.options`, `'${printable(f.options)}' is not a mount option list (no spaces, quotes, # or control characters)`);
     if (fstabOf.has(f.base)) bad(`${f.at}.base`, `'${f.base}' already has an fstab entry (at ${fstabOf.get(f.base)})`);
     else fstabOf.set(f.base, f.at);
   }

@@ -27,9 +27,13 @@ export function readNameList(element: Element, file: 'element-deps' | 'element-p
     if (error instanceof UsageError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return [];
-    throw new UsageError('unreadable-element-file', `cannot read ${file} of element '${element.name}': ${path} (${code ?? String(error)})`, {
-      hint: 'check the file permissions; the engine must be able to read every element file',
-    });
+    throw new UsageError(
+      'unreadable-element-file',
+      `cannot read ${file} of element '${element.name}': ${path} (${code ?? String(error)})`,
+      {
+        hint: 'check the file permissions; the engine must be able to read every element file',
+      },
+    );
   }
   const names = new Set<string>();
   for (const raw of text.split('\n')) {
@@ -42,7 +46,8 @@ export function readNameList(element: Element, file: 'element-deps' | 'element-p
 /** Problems with an element name as a user or element file wrote it (null when fine). */
 export function elementNameProblem(name: string): string | null {
   if (name === '.' || name === '..' || name.includes('/')) return `'${name}' is a path, not an element name`;
-  if (name.split('').some((ch) => ch.charCodeAt(0) < 32 || ch.charCodeAt(0) === 127)) return `element name ${JSON.stringify(name)} contains control characters`;
+  if (name.split('').some((ch) => ch.charCodeAt(0) < 32 || ch.charCodeAt(0) === 127))
+    return `element name ${JSON.stringify(name)} contains control characters`;
   if (/\s/.test(name)) return `element name ${JSON.stringify(name)} contains whitespace`;
   return null;
 }

@@ -55,9 +55,15 @@ export function mergeHooksTree(elements: ElementRef[]): HooksTree {
         for (const name of readdirSync(full).sort(compareBytes)) {
           if (name.startsWith('.')) continue;
           if (/[\x00-\x1f\x7f]/.test(name)) {
-            problems.push(new UsageError('invalid-hook-name', `element '${element.name}' has a file with control characters in its name: ${child}/${JSON.stringify(name)}`, {
-              hint: 'rename it; hook and data file names must be printable',
-            }));
+            problems.push(
+              new UsageError(
+                'invalid-hook-name',
+                `element '${element.name}' has a file with control characters in its name: ${child}/${JSON.stringify(name)}`,
+                {
+                  hint: 'rename it; hook and data file names must be printable',
+                },
+              ),
+            );
             continue;
           }
           const path = join(full, name);
@@ -69,10 +75,16 @@ export function mergeHooksTree(elements: ElementRef[]): HooksTree {
           }
           const existing = merged.get(name);
           if (existing && !(existing.isDirectory && isDirectory)) {
-            problems.push(new UsageError('duplicate-hook', `duplicate hook '${child}/${name}' in elements '${existing.element}' and '${element.name}'`, {
-              hint: 'hook names must be unique across all elements of a build; rename one of them (or use only one of the two elements)',
-              details: [`${existing.path}`, `${path}`],
-            }));
+            problems.push(
+              new UsageError(
+                'duplicate-hook',
+                `duplicate hook '${child}/${name}' in elements '${existing.element}' and '${element.name}'`,
+                {
+                  hint: 'hook names must be unique across all elements of a build; rename one of them (or use only one of the two elements)',
+                  details: [`${existing.path}`, `${path}`],
+                },
+              ),
+            );
             continue;
           }
           if (existing) existing.mergedFrom.push(path);
@@ -99,7 +111,7 @@ export function selectHooks(entries: Iterable<MergedEntry>, regex = DEFAULT_RUN_
   const runs: MergedEntry[] = [];
   const ignored: HookSelection['ignored'] = [];
   for (const entry of entries) {
-    let isFile = false;
+    let isFile: boolean;
     try {
       isFile = statSync(entry.path).isFile();
     } catch {

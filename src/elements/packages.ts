@@ -1,4 +1,5 @@
 // package-installs.yaml/.json: parsing with validation, and DIB's per-phase squash (bugs fixed).
+import { scalarText } from '../core/text.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
@@ -31,9 +32,11 @@ export function readPackageInstalls(element: { name: string; path: string }): Pa
     const file = join(element.path, `package-installs.${ext}`);
     if (!existsSync(file)) continue;
     const bad = (where: string, what: string) =>
-      problems.push(new UsageError('invalid-package-installs', `${file}: ${where}: ${what}`, {
-        hint: 'package-installs maps package names to nothing, a mapping of phase/uninstall/build-only/installtype/arch/not-arch/dib_python_version/when, or a list of such mappings',
-      }));
+      problems.push(
+        new UsageError('invalid-package-installs', `${file}: ${where}: ${what}`, {
+          hint: 'package-installs maps package names to nothing, a mapping of phase/uninstall/build-only/installtype/arch/not-arch/dib_python_version/when, or a list of such mappings',
+        }),
+      );
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -59,16 +62,17 @@ export function readPackageInstalls(element: { name: string; path: string }): Pa
       list.forEach((params, i) => {
         const where = `'${pkg}'${Array.isArray(value) ? `[${i}]` : ''}`;
         if (params === null || params === '') params = {};
-        if (typeof params !== "object" || Array.isArray(params)) {
-          bad(where, "must be a mapping");
+        if (typeof params !== 'object' || Array.isArray(params)) {
+          bad(where, 'must be a mapping');
           return;
         }
         const p = params as Record<string, unknown>;
         for (const key of Object.keys(p)) if (!KEYS.has(key)) bad(`${where}.${key}`, `unknown key (known: ${[...KEYS].join(', ')})`);
-        const phase = p.phase === undefined ? 'install.d' : String(p.phase);
-        if (!(PACKAGE_PHASES as readonly string[]).includes(phase)) bad(`${where}.phase`, `'${phase}' is not one of ${PACKAGE_PHASES.join(', ')}`);
+        const phase = p.phase === undefined ? 'install.d' : scalarText(p.phase);
+        if (!(PACKAGE_PHASES as readonly string[]).includes(phase))
+          bad(`${where}.phase`, `'${phase}' is not one of ${PACKAGE_PHASES.join(', ')}`);
         if (p.arch !== undefined && p['not-arch'] !== undefined) bad(where, 'arch and not-arch given together');
-        const when = p.when === undefined ? [] : Array.isArray(p.when) ? p.when.map(String) : [String(p.when)];
+        const when = p.when === undefined ? [] : Array.isArray(p.when) ? p.when.map(String) : [scalarText(p.when)];
         for (const w of when) if (!WHEN.test(w)) bad(`${where}.when`, `malformed condition '${w}' (expected VAR = value or VAR != value)`);
         entries.push({
           package: pkg,
@@ -76,10 +80,10 @@ export function readPackageInstalls(element: { name: string; path: string }): Pa
           phase,
           uninstall: truthy(p.uninstall),
           buildOnly: truthy(p['build-only']),
-          installtype: p.installtype === undefined ? undefined : String(p.installtype),
+          installtype: p.installtype === undefined ? undefined : scalarText(p.installtype),
           arch: p.arch === undefined ? undefined : splitList(p.arch),
           notArch: p['not-arch'] === undefined ? undefined : splitList(p['not-arch']),
-          dibPythonVersion: p.dib_python_version === undefined ? undefined : String(p.dib_python_version),
+          dibPythonVersion: p.dib_python_version === undefined ? undefined : scalarText(p.dib_python_version),
           when,
         });
       });
@@ -140,5 +144,8 @@ function truthy(value: unknown): boolean {
 }
 
 function splitList(value: unknown): string[] {
-  return String(value).split(',').map((s) => s.trim()).filter(Boolean);
+  return String(value)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

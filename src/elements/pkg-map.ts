@@ -11,8 +11,16 @@ export interface PkgMap {
 }
 
 const FAMILIES: Record<string, string> = {
-  almalinux: 'redhat', fedora: 'redhat', rhel: 'redhat', centos: 'redhat', openeuler: 'redhat', rocky: 'redhat',
-  debian: 'debian', ubuntu: 'debian', opensuse: 'suse', gentoo: 'gentoo',
+  almalinux: 'redhat',
+  fedora: 'redhat',
+  rhel: 'redhat',
+  centos: 'redhat',
+  openeuler: 'redhat',
+  rocky: 'redhat',
+  debian: 'debian',
+  ubuntu: 'debian',
+  opensuse: 'suse',
+  gentoo: 'gentoo',
 };
 
 export function readPkgMap(elementPath: string): PkgMap | undefined {
@@ -21,7 +29,9 @@ export function readPkgMap(elementPath: string): PkgMap | undefined {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as PkgMap;
   } catch (error) {
-    throw new UsageError('invalid-pkg-map', `${file}: not valid JSON (${(error as Error).message})`, { hint: 'pkg-map files are JSON: {"default": {...}, "family": {...}, "distro": {...}, "release": {...}}' });
+    throw new UsageError('invalid-pkg-map', `${file}: not valid JSON (${(error as Error).message})`, {
+      hint: 'pkg-map files are JSON: {"default": {...}, "family": {...}, "distro": {...}, "release": {...}}',
+    });
   }
 }
 

@@ -66,7 +66,7 @@ export function planBuild(selection: ElementSelection, inputs: PlanInputs): Buil
     const entries: PlannedHook[] = [...(dir ? dir.values() : [])];
     if (phase.dir === 'install.d' && hasInstallTypes) entries.push(...installTypeLinks(entries, inputs));
     const { runs, ignored } = selectHooks(entries, inputs.runPartsRegex);
-    return { phase, hooks: runs as PlannedHook[], ignored };
+    return { phase, hooks: runs, ignored };
   });
   const envDir = tree.dirs.get('environment.d');
   const generated: PlannedEnvironmentFile = {
@@ -77,9 +77,10 @@ export function planBuild(selection: ElementSelection, inputs: PlanInputs): Buil
     mergedFrom: [],
     content: `export DIB_DEFAULT_INSTALLTYPE=\${DIB_DEFAULT_INSTALLTYPE:-"${inputs.installType.replace(/["$`\\]/g, '')}"}\n`,
   };
-  const environmentFiles = [...(envDir ? selectEnvironmentFiles(envDir.values()) : []).filter((f) => f.name !== INSTALL_TYPE_FILE), generated].sort((a, b) =>
-    Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)),
-  );
+  const environmentFiles = [
+    ...(envDir ? selectEnvironmentFiles(envDir.values()) : []).filter((f) => f.name !== INSTALL_TYPE_FILE),
+    generated,
+  ].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)));
   const problems: UsageError[] = [];
   for (const e of selection.elements) {
     try {
@@ -115,7 +116,14 @@ export function installTypeLinks(entries: MergedEntry[], inputs: Pick<PlanInputs
     for (const source of [entry.path, ...entry.mergedFrom]) {
       for (const name of readdirSync(source).sort()) {
         if (name.startsWith('.')) continue;
-        out.push({ name, element: entry.element, path: join(source, name), isDirectory: false, mergedFrom: [], link: `${entry.name}/${name}` });
+        out.push({
+          name,
+          element: entry.element,
+          path: join(source, name),
+          isDirectory: false,
+          mergedFrom: [],
+          link: `${entry.name}/${name}`,
+        });
       }
     }
   }

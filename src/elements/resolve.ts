@@ -43,11 +43,20 @@ const COMMAND_LINE = '(command line)';
  * queue or hash order: a name that some element could provide is not expanded as a real element until
  * the walk has run out of other work, so a provider reached anywhere in the closure is honoured.
  */
-export function resolveElements(index: ElementIndex, requested: string[], options: ResolveOptions = {}): Omit<Resolution, 'elements'> & { set: Map<string, ResolvedElement> } {
+export function resolveElements(
+  index: ElementIndex,
+  requested: string[],
+  options: ResolveOptions = {},
+): Omit<Resolution, 'elements'> & { set: Map<string, ResolvedElement> } {
   const problems: UsageError[] = [];
   for (const name of requested) {
     const problem = elementNameProblem(name);
-    if (problem) problems.push(new UsageError('invalid-element-name', problem, { hint: 'name elements by their directory name; put their parent directory on ELEMENTS_PATH' }));
+    if (problem)
+      problems.push(
+        new UsageError('invalid-element-name', problem, {
+          hint: 'name elements by their directory name; put their parent directory on ELEMENTS_PATH',
+        }),
+      );
   }
   throwIfProblems(problems);
 
@@ -69,9 +78,11 @@ export function resolveElements(index: ElementIndex, requested: string[], option
     for (const p of provides) {
       const other = provided.get(p);
       if (other !== undefined && other !== name) {
-        problems.push(new UsageError('already-provided', `${p}: already provided by ['${other}'] (and also by '${name}')`, {
-          hint: `elements '${other}' and '${name}' both provide '${p}'; use only one of them`,
-        }));
+        problems.push(
+          new UsageError('already-provided', `${p}: already provided by ['${other}'] (and also by '${name}')`, {
+            hint: `elements '${other}' and '${name}' both provide '${p}'; use only one of them`,
+          }),
+        );
       } else provided.set(p, name);
     }
     expanded.set(name, { ...element, deps, provides, pulledBy: pulledBy.get(name) ?? COMMAND_LINE });
@@ -106,13 +117,28 @@ export function resolveElements(index: ElementIndex, requested: string[], option
     }
     for (const n of open) if (!missing.has(n)) missing.set(n, pulledBy.get(n) ?? COMMAND_LINE);
     // Defaults that disk-image-create adds when nothing else satisfies a need.
-    if (options.defaultBlockDevice && !provided.has('block-device') && expanded.has('vm') && index.elements.has(options.defaultBlockDevice) && !final.has(options.defaultBlockDevice)) {
+    if (
+      options.defaultBlockDevice &&
+      !provided.has('block-device') &&
+      expanded.has('vm') &&
+      index.elements.has(options.defaultBlockDevice) &&
+      !final.has(options.defaultBlockDevice)
+    ) {
       addRoot(options.defaultBlockDevice, '(default block device for vm)');
       missing.delete('block-device');
       continue;
     }
-    if (!provided.has(OPERATING_SYSTEM) && options.defaultOsElement && !final.has(options.defaultOsElement) && index.elements.has(options.defaultOsElement) && problems.length === 0 && missing.size === 0) {
-      warnings.push(`no element provides ${OPERATING_SYSTEM}; adding the default '${options.defaultOsElement}' (set DIB_DEFAULT_OS_ELEMENT to choose another, or to '' to make this an error)`);
+    if (
+      !provided.has(OPERATING_SYSTEM) &&
+      options.defaultOsElement &&
+      !final.has(options.defaultOsElement) &&
+      index.elements.has(options.defaultOsElement) &&
+      problems.length === 0 &&
+      missing.size === 0
+    ) {
+      warnings.push(
+        `no element provides ${OPERATING_SYSTEM}; adding the default '${options.defaultOsElement}' (set DIB_DEFAULT_OS_ELEMENT to choose another, or to '' to make this an error)`,
+      );
       addRoot(options.defaultOsElement, '(default operating system)');
       continue;
     }
@@ -126,17 +152,21 @@ export function resolveElements(index: ElementIndex, requested: string[], option
   }
 
   for (const [name, wantedBy] of [...missing].sort((a, b) => compareBytes(a[0], b[0]))) {
-    problems.push(new UsageError('missing-element', `Element '${name}' not found${wantedBy === COMMAND_LINE ? '' : ` (required by '${wantedBy}')`}`, {
-      hint: `searched: ${index.entries.join(', ')}${name.startsWith('#') ? '\nelement-deps has no comment syntax: every non-blank line is an element name' : ''}\nadd the directory that contains '${name}' to ELEMENTS_PATH`,
-    }));
+    problems.push(
+      new UsageError('missing-element', `Element '${name}' not found${wantedBy === COMMAND_LINE ? '' : ` (required by '${wantedBy}')`}`, {
+        hint: `searched: ${index.entries.join(', ')}${name.startsWith('#') ? '\nelement-deps has no comment syntax: every non-blank line is an element name' : ''}\nadd the directory that contains '${name}' to ELEMENTS_PATH`,
+      }),
+    );
   }
   throwIfProblems(problems);
 
   const conflicts = userList.filter((n) => provided.has(n)).sort(compareBytes);
   for (const c of conflicts) {
-    problems.push(new UsageError('already-provided', `${c} : already provided by ['${provided.get(c)}']`, {
-      hint: `'${c}' is provided by '${provided.get(c)}'; do not list it yourself`,
-    }));
+    problems.push(
+      new UsageError('already-provided', `${c} : already provided by ['${provided.get(c)}']`, {
+        hint: `'${c}' is provided by '${provided.get(c)}'; do not list it yourself`,
+      }),
+    );
   }
   throwIfProblems(problems);
 

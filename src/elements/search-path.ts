@@ -31,21 +31,25 @@ export function searchPathEntries(elementsPath: string | undefined, builtin: str
   const problems: UsageError[] = [];
   entries.forEach((entry, i) => {
     if (entry === '') {
-      problems.push(new UsageError('invalid-element-dir', `ELEMENTS_PATH entry ${i + 1} is empty (in '${elementsPath}')`, {
-        hint: 'remove the doubled, leading or trailing ":" from ELEMENTS_PATH',
-      }));
+      problems.push(
+        new UsageError('invalid-element-dir', `ELEMENTS_PATH entry ${i + 1} is empty (in '${elementsPath}')`, {
+          hint: 'remove the doubled, leading or trailing ":" from ELEMENTS_PATH',
+        }),
+      );
       return;
     }
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(entry).isDirectory();
     } catch {
       isDir = false;
     }
     if (!isDir) {
-      problems.push(new UsageError('invalid-element-dir', `ELEMENTS_PATH entry '${entry}' is not a directory`, {
-        hint: 'every ELEMENTS_PATH entry must be an existing directory that contains element directories',
-      }));
+      problems.push(
+        new UsageError('invalid-element-dir', `ELEMENTS_PATH entry '${entry}' is not a directory`, {
+          hint: 'every ELEMENTS_PATH entry must be an existing directory that contains element directories',
+        }),
+      );
     }
   });
   throwIfProblems(problems);

@@ -18,7 +18,8 @@ export interface SelectOptions extends ResolveOptions {
 
 /** Resolve and order; every problem is a UsageError (exit 2). */
 export function selectElements(requested: string[], options: SelectOptions): ElementSelection {
-  const index = options.builtinDir === undefined ? loadElementIndex(options.elementsPath) : loadElementIndex(options.elementsPath, options.builtinDir);
+  const index =
+    options.builtinDir === undefined ? loadElementIndex(options.elementsPath) : loadElementIndex(options.elementsPath, options.builtinDir);
   const { set, providedBy, warnings } = resolveElements(index, requested, options);
   return { index, elements: orderElements(set, providedBy), providedBy, warnings };
 }
@@ -36,4 +37,3 @@ export function buildElementList(requested: string[], options: { skipBase: boole
 export function defaultBlockDeviceFor(arch: string): string {
   return arch === 'arm64' || arch === 'aarch64' ? 'block-device-efi' : 'block-device-mbr';
 }
-

@@ -10,7 +10,14 @@ import { UsageError } from '../core/errors.js';
  */
 export function staticSymlinkProblems(element: { name: string; path: string }): UsageError[] {
   const root = join(element.path, 'static');
-  const links = fg.sync('**', { cwd: root, dot: true, onlyFiles: false, followSymbolicLinks: false, objectMode: true, suppressErrors: true });
+  const links = fg.sync('**', {
+    cwd: root,
+    dot: true,
+    onlyFiles: false,
+    followSymbolicLinks: false,
+    objectMode: true,
+    suppressErrors: true,
+  });
   const problems: UsageError[] = [];
   for (const entry of links.filter((e) => e.dirent.isSymbolicLink()).sort((a, b) => (a.path < b.path ? -1 : 1))) {
     const p = join(root, entry.path);

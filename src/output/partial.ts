@@ -5,11 +5,14 @@ import type { Resources } from '../core/resources.js';
 export interface PartialOutput {
   temp: string;
   /** Move the finished file into place. */
-  commit(): void;
+  commit: () => void;
 }
 
 export async function partialOutput(final: string, resources: Resources): Promise<PartialOutput> {
   const temp = `${final}.partial-${process.pid}`;
-  await resources.acquire({ kind: 'file', path: temp }, async () => temp, { label: `remove ${temp}`, undo: () => rmSync(temp, { force: true }) });
+  await resources.acquire({ kind: 'file', path: temp }, () => Promise.resolve(temp), {
+    label: `remove ${temp}`,
+    undo: () => rmSync(temp, { force: true }),
+  });
   return { temp, commit: () => renameSync(temp, final) };
 }

@@ -45,22 +45,52 @@ export async function writeOutputs(
 }
 
 /** The command that writes one output to `temp`. */
-export function writerArgv(type: OutputType, source: OutputSource, temp: string, options: Pick<WriteOptions, 'compress' | 'qemuImgOptions'>): string[] {
+export function writerArgv(
+  type: OutputType,
+  source: OutputSource,
+  temp: string,
+  options: Pick<WriteOptions, 'compress' | 'qemuImgOptions'>,
+): string[] {
   switch (type.writer) {
     case 'copy':
       return ['cp', '--sparse=always', source.raw!, temp];
     case 'qemu-img': {
       // Fixed DIB quirk: compression never leaks from qcow2 into the other types.
       const opts = [type.name === 'qcow2' ? 'compat=1.1' : '', options.qemuImgOptions].filter(Boolean).join(',');
-      return ['qemu-img', 'convert', '-f', 'raw', '-O', type.qemuFormat!, ...(type.name === 'qcow2' && options.compress ? ['-c'] : []), ...(opts ? ['-o', opts] : []), source.raw!, temp];
+      return [
+        'qemu-img',
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        type.qemuFormat!,
+        ...(type.name === 'qcow2' && options.compress ? ['-c'] : []),
+        ...(opts ? ['-o', opts] : []),
+        source.raw!,
+        temp,
+      ];
     }
     case 'squashfs':
       // DIB names it .squash and (a bug) only makes it when squashfs is the first type; here always.
       return ['mksquashfs', source.tree!, temp, '-comp', 'xz', '-noappend', '-no-progress', '-wildcards', '-e', 'proc/*', 'sys/*', 'dev/*'];
     case 'tar':
       // Unlike DIB, the bind-mounted host /dev (and /proc, /sys) are not archived.
-      return ['tar', '-C', source.tree!, '--xattrs', '--xattrs-include=*', '--acls', '--numeric-owner', '--exclude=./proc/*', '--exclude=./sys/*', '--exclude=./dev/*',
-        ...(type.name === 'tgz' ? ['-z'] : []), '-cf', temp, '.'];
+      return [
+        'tar',
+        '-C',
+        source.tree!,
+        '--xattrs',
+        '--xattrs-include=*',
+        '--acls',
+        '--numeric-owner',
+        '--exclude=./proc/*',
+        '--exclude=./sys/*',
+        '--exclude=./dev/*',
+        ...(type.name === 'tgz' ? ['-z'] : []),
+        '-cf',
+        temp,
+        '.',
+      ];
   }
 }
 

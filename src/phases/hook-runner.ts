@@ -54,7 +54,10 @@ export function writeHooksTree(plan: BuildPlan, hooksDir: string): void {
   const envDir = join(hooksDir, 'environment.d');
   mkdirSync(envDir, { recursive: true });
   for (const f of plan.environmentFiles) if (f.content !== undefined) writeFileSync(join(envDir, f.name), f.content);
-  writeEnvironmentList(hooksDir, plan.environmentFiles.map((f) => f.name));
+  writeEnvironmentList(
+    hooksDir,
+    plan.environmentFiles.map((f) => f.name),
+  );
   writeFileSync(join(hooksDir, PACKAGE_ENTRIES), JSON.stringify(plan.packages.entries));
   writeFileSync(join(hooksDir, HOOK_RUNNER), HOOK_RUNNER_SCRIPT);
   chmodSync(join(hooksDir, HOOK_RUNNER), 0o755);

@@ -9,7 +9,11 @@ import { HOOK_RUNNER } from './hook-runner.js';
 
 export async function relinkInstallTypes(ctx: BuildContext): Promise<void> {
   if (!ctx.plan.elements.some((e) => e.name === 'install-types')) return;
-  const sourced = await ctx.runner.run(['bash', join(ctx.hooksDir, HOOK_RUNNER), ctx.hooksDir, 'env', '-0'], { env: { ...ctx.env }, capture: true, cwd: ctx.workDir });
+  const sourced = await ctx.runner.run(['bash', join(ctx.hooksDir, HOOK_RUNNER), ctx.hooksDir, 'env', '-0'], {
+    env: { ...ctx.env },
+    capture: true,
+    cwd: ctx.workDir,
+  });
   const env: Record<string, string> = {};
   for (const pair of sourced.stdout.split('\0')) {
     const eq = pair.indexOf('=');

@@ -68,7 +68,11 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   const diskScope = ctx.resources.nested();
   ctx.resources.defer('release the disk', () => diskScope.release());
   const disk = await log.step(`create the disk (${Math.round(sizeBytes / 1024 / 1024)} MiB)`, () =>
-    createDisk(runner, { layout: ctx.layout, sizeBytes, imageDir: ctx.imageDir, mountBase: ctx.mountDir, sectorSize: ctx.config.blockSize }, diskScope),
+    createDisk(
+      runner,
+      { layout: ctx.layout, sizeBytes, imageDir: ctx.imageDir, mountBase: ctx.mountDir, sectorSize: ctx.config.blockSize },
+      diskScope,
+    ),
   );
   exportDiskVariables(ctx, disk);
   mkdirSync(join(ctx.builtDir, 'etc'), { recursive: true });
@@ -92,8 +96,15 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   await run('cleanup');
   restoreResolvConf(ctx.mountDir);
   await scrubTree(ctx);
-  await log.step('scan the image for secret values', () => scanForSecrets(runner, [ctx.mountDir, `${ctx.outputStem}.d`], ctx.prepared.secrets));
-  const writeOptions = { compress: !ctx.config.uncompressed, qemuImgOptions: ctx.config.qemuImgOptions, checksum: ctx.config.checksum, overwrite: ctx.config.overwriteOldImage };
+  await log.step('scan the image for secret values', () =>
+    scanForSecrets(runner, [ctx.mountDir, `${ctx.outputStem}.d`], ctx.prepared.secrets),
+  );
+  const writeOptions = {
+    compress: !ctx.config.uncompressed,
+    qemuImgOptions: ctx.config.qemuImgOptions,
+    checksum: ctx.config.checksum,
+    overwrite: ctx.config.overwriteOldImage,
+  };
   const outputs: string[] = [];
   if (ctx.prepared.outputs.some((o) => o.type.source === 'tree')) {
     await log.step('write the tree outputs', async () => {
@@ -116,7 +127,8 @@ async function prepareWorkDir(ctx: BuildContext): Promise<void> {
   ctx.workDir = workDir;
   const ledger = new Ledger(join(workDir, LEDGER_NAME), workDir);
   ctx.own(ledger);
-  await ctx.resources.acquire({ kind: 'dir', path: workDir }, async () => workDir, {
+  // mkdtemp made it already: the ledger lives inside it, so it cannot be recorded first.
+  await ctx.resources.acquire({ kind: 'dir', path: workDir }, () => Promise.resolve(workDir), {
     label: `remove ${workDir}`,
     undo: async () => {
       await killProcessesRootedIn(workDir, ctx.log);
@@ -151,7 +163,9 @@ async function installExtraPackages(ctx: BuildContext): Promise<void> {
   const packages = ctx.config.packages;
   if (!packages.length) return;
   if (!existsSync(join(ctx.mountDir, 'usr/local/bin/install-packages'))) {
-    throw new BuildError('-p needs install-packages in the image, and no element installed it', { hint: 'include an OS element that provides install-packages (debian-minimal does, through dpkg)' });
+    throw new BuildError('-p needs install-packages in the image, and no element installed it', {
+      hint: 'include an OS element that provides install-packages (debian-minimal does, through dpkg)',
+    });
   }
   const env = { ...ctx.env, PATH: CHROOT_PATH, HOME: '/root' };
   await ctx.log.step(`install extra packages: ${packages.join(' ')}`, () =>

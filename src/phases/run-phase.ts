@@ -36,7 +36,14 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
   }
   const start = process.hrtime.bigint();
   ctx.throwIfAborted();
-  ctx.log.emit({ type: 'phase-start', phase: phase.name, index: options.index, total: options.total, hooks: hooks.length, inChroot: phase.inChroot });
+  ctx.log.emit({
+    type: 'phase-start',
+    phase: phase.name,
+    index: options.index,
+    total: options.total,
+    hooks: hooks.length,
+    inChroot: phase.inChroot,
+  });
   await breakPoint(ctx, `before-${phase.name}`, phase.inChroot ? options.root : undefined);
   let ok = false;
   try {
@@ -64,7 +71,8 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
 
 /** The argv that runs one hook (the same runner outside and inside the chroot). */
 export function hookArgv(ctx: BuildContext, phase: Phase, hook: string): string[] {
-  if (phase.inChroot) return ['chroot', ctx.mountDir, '/bin/bash', `${CHROOT_HOOKS}/${HOOK_RUNNER}`, CHROOT_HOOKS, `${CHROOT_HOOKS}/${phase.dir}/${hook}`];
+  if (phase.inChroot)
+    return ['chroot', ctx.mountDir, '/bin/bash', `${CHROOT_HOOKS}/${HOOK_RUNNER}`, CHROOT_HOOKS, `${CHROOT_HOOKS}/${phase.dir}/${hook}`];
   return ['bash', join(ctx.hooksDir, HOOK_RUNNER), ctx.hooksDir, join(ctx.hooksDir, phase.dir, hook)];
 }
 
@@ -120,13 +128,24 @@ export function hooksToRun(ctx: BuildContext, phase: Phase): PlannedHook[] {
   const known = new Set([...planned.hooks.map((h) => h.name), ...planned.ignored.map((i) => i.entry.name)]);
   const runs = planned.hooks.filter((h) => {
     if (present.has(h.name)) return true;
-    ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'removed', name: h.name, element: h.element, reason: 'an earlier phase removed it from the hooks tree' });
+    ctx.log.emit({
+      type: 'plan-amendment',
+      phase: phase.name,
+      change: 'removed',
+      name: h.name,
+      element: h.element,
+      reason: 'an earlier phase removed it from the hooks tree',
+    });
     return false;
   });
-  const fromDir = [...present].filter((n) => !known.has(n)).map((name) => ({ name, path: join(dir, name), element: ownerOf(ctx, phase, name), isDirectory: false, mergedFrom: [] }));
+  const fromDir = [...present]
+    .filter((n) => !known.has(n))
+    .map((name) => ({ name, path: join(dir, name), element: ownerOf(ctx, phase, name), isDirectory: false, mergedFrom: [] }));
   const added = selectHooks(fromDir, ctx.config.runPartsRegex).runs;
   for (const h of added) {
-    const reason = /-install\//.test(linkTarget(ctx, phase, h.name) ?? '') ? 'install type chosen by an environment.d variable' : 'created in the hooks tree by an earlier phase';
+    const reason = /-install\//.test(linkTarget(ctx, phase, h.name) ?? '')
+      ? 'install type chosen by an environment.d variable'
+      : 'created in the hooks tree by an earlier phase';
     ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'added', name: h.name, element: h.element, reason });
   }
   return [...runs, ...added].sort((a, b) => compareRunParts(a.name, b.name));
@@ -137,20 +156,44 @@ function amendEnvironmentFiles(ctx: BuildContext, phase: Phase): void {
   const dir = join(ctx.hooksDir, 'environment.d');
   if (!existsSync(dir)) return;
   const known = new Set(ctx.environmentFiles);
-  const entries: MergedEntry[] = readdirSync(dir).map((name) => ({ name, path: join(dir, name), element: known.has(name) ? '' : '(generated)', isDirectory: false, mergedFrom: [] }));
+  const entries: MergedEntry[] = readdirSync(dir).map((name) => ({
+    name,
+    path: join(dir, name),
+    element: known.has(name) ? '' : '(generated)',
+    isDirectory: false,
+    mergedFrom: [],
+  }));
   const selected = selectEnvironmentFiles(entries).map((e) => e.name);
   const added = selected.filter((n) => !known.has(n));
   const removed = ctx.environmentFiles.filter((n) => !selected.includes(n));
   if (!added.length && !removed.length) return;
-  for (const name of added) ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'added', name: `environment.d/${name}`, element: '(generated)', reason: 'created by an earlier phase' });
-  for (const name of removed) ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'removed', name: `environment.d/${name}`, element: '', reason: 'removed by an earlier phase' });
+  for (const name of added)
+    ctx.log.emit({
+      type: 'plan-amendment',
+      phase: phase.name,
+      change: 'added',
+      name: `environment.d/${name}`,
+      element: '(generated)',
+      reason: 'created by an earlier phase',
+    });
+  for (const name of removed)
+    ctx.log.emit({
+      type: 'plan-amendment',
+      phase: phase.name,
+      change: 'removed',
+      name: `environment.d/${name}`,
+      element: '',
+      reason: 'removed by an earlier phase',
+    });
   ctx.environmentFiles = selected;
   writeEnvironmentList(ctx.hooksDir, selected);
 }
 
 /** The element of a file found in the tree: the planned owner of the directory a link points into. */
 function ownerOf(ctx: BuildContext, phase: Phase, name: string): string {
-  const first = linkTarget(ctx, phase, name)?.split('/').find((c) => c && c !== '.');
+  const first = linkTarget(ctx, phase, name)
+    ?.split('/')
+    .find((c) => c && c !== '.');
   return (first && ctx.plan.tree.dirs.get(phase.dir)?.get(first)?.element) || '(generated)';
 }
 
@@ -171,7 +214,7 @@ async function injectSignal(point: string): Promise<void> {
   if (!spec) return;
   const [signal, at] = spec.split('@');
   if (at !== point) return;
-  process.kill(process.pid, signal as NodeJS.Signals);
+  process.kill(process.pid, signal);
   await sleep(50); // let the handler run, as it would for a real signal
 }
 

@@ -36,7 +36,10 @@ export async function bindHooks(runner: Runner, hooksDir: string, root: string, 
   const tmp = join(root, 'tmp');
   if (!existsSync(tmp)) mkdirSync(tmp, { mode: 0o1777 });
   const target = join(tmp, 'in_target.d');
-  if (existsSync(target)) throw new BuildError(`${target} already exists in the image`, { hint: 'an element left /tmp/in_target.d behind; remove it in the hook that created it' });
+  if (existsSync(target))
+    throw new BuildError(`${target} already exists in the image`, {
+      hint: 'an element left /tmp/in_target.d behind; remove it in the hook that created it',
+    });
   mkdirSync(target);
   resources.defer(`remove ${target}`, () => {
     if (existsSync(target) && !isMountPoint(target)) rmdirSync(target);
@@ -60,7 +63,8 @@ export async function unmountTree(runner: Runner, path: string): Promise<void> {
             failed ??= error;
           }
         }
-        if (failed !== undefined || mountsBelow(path).length) throw failed ?? new BuildError(`mounts remain below ${path}`);
+        if (failed !== undefined) throw failed instanceof Error ? failed : new BuildError(`umount failed below ${path}`);
+        if (mountsBelow(path).length) throw new BuildError(`mounts remain below ${path}`);
       },
       { attempts: 10, delayMs: 500 },
     );

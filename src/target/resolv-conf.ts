@@ -39,4 +39,3 @@ function exists(path: string): boolean {
     return false;
   }
 }
-

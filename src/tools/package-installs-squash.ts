@@ -16,7 +16,10 @@ function main(): number {
     process.stderr.write('usage: package-installs-squash OUTPUT_DIR\n');
     return 2;
   }
-  const elements = Object.entries((parse(process.env.IMAGE_ELEMENT_YAML ?? '') ?? {}) as Record<string, string>).map(([name, path]) => ({ name, path }));
+  const elements = Object.entries((parse(process.env.IMAGE_ELEMENT_YAML ?? '') ?? {}) as Record<string, string>).map(([name, path]) => ({
+    name,
+    path,
+  }));
   const order = (process.env.IMAGE_ELEMENT ?? '').split(' ').filter(Boolean);
   elements.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const entries = JSON.parse(readFileSync(join(process.env.TMP_HOOKS_PATH ?? '', 'package-entries.json'), 'utf8')) as PackageEntry[];

@@ -17,67 +17,113 @@ const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 
 /** Each returns null when fine, or what is wrong. */
 export const OFFLINE_CHECKS: OfflineCheck[] = [
-  { name: 'no-ssh-host-keys', run: (r) => {
-    const keys = listDir(join(r, 'etc/ssh')).filter((n) => n.startsWith('ssh_host_'));
-    return keys.length ? `host keys baked into the image: ${keys.join(', ')}` : null;
-  } },
-  { name: 'machine-id-uninitialized', run: (r) => {
-    const id = read(join(r, 'etc/machine-id')).trim();
-    return id === 'uninitialized' || id === '' ? null : `/etc/machine-id is '${id}' (every instance would share it)`;
-  } },
-  { name: 'no-build-resolv-conf', run: (r) => {
-    const p = join(r, 'etc/resolv.conf');
-    if (!existsSync(p) && !isLink(p)) return null;
-    if (isLink(p)) return null;
-    const text = read(p);
-    if (text.includes('used during the image build')) return '/etc/resolv.conf is the build-time copy';
-    const host = read('/etc/resolv.conf').trim();
-    return host && text.trim() === host ? '/etc/resolv.conf is a copy of the build host\'s' : null;
-  } },
-  { name: 'no-build-proxy', run: (r) => (existsSync(join(r, 'etc/apt/apt.conf.d/60img-build-proxy')) ? 'the build proxy (60img-build-proxy) is still configured' : null) },
-  { name: 'no-apt-lists', run: (r) => {
-    const lists = listDir(join(r, 'var/lib/apt/lists')).filter((n) => n !== 'lock' && n !== 'partial' && n !== 'auxfiles');
-    return lists.length ? `${lists.length} package lists left in /var/lib/apt/lists` : null;
-  } },
-  { name: 'no-package-cache', run: (r) => {
-    const debs = listDir(join(r, 'var/cache/apt/archives')).filter((n) => n.endsWith('.deb'));
-    return debs.length ? `${debs.length} .deb files left in /var/cache/apt/archives` : null;
-  } },
-  { name: 'no-policy-rc-d', run: (r) => (existsSync(join(r, 'usr/sbin/policy-rc.d')) ? '/usr/sbin/policy-rc.d still blocks services' : null) },
-  { name: 'real-start-stop-daemon', run: (r) => {
-    const p = ['usr/sbin/start-stop-daemon', 'sbin/start-stop-daemon'].map((x) => join(r, x)).find((x) => existsSync(x));
-    if (!p) return null;
-    return readFileSync(p).subarray(0, 4).toString('latin1') === '\x7fELF' ? null : 'start-stop-daemon is still the build stub';
-  } },
-  { name: 'no-dpkg-unsafe-io', run: (r) => (existsSync(join(r, 'etc/dpkg/dpkg.cfg.d/02apt-speedup')) ? 'dpkg force-unsafe-io is still configured' : null) },
-  { name: 'no-cloud-init-instance-state', run: (r) => {
-    const left = ['var/lib/cloud/instance', 'var/lib/cloud/instances'].filter((x) => existsSync(join(r, x)) || isLink(join(r, x)));
-    return left.length ? `cloud-init ran during the build: ${left.join(', ')}` : null;
-  } },
-  { name: 'tmp-empty', run: (r) => {
-    const left = listDir(join(r, 'tmp'));
-    return left.length ? `/tmp holds ${left.join(', ')}` : null;
-  } },
-  { name: 'fstab-and-grub-agree-on-root', run: (r) => {
-    const fstab = read(join(r, 'etc/fstab'));
-    const m = /^LABEL=(\S+)\s+\/\s/m.exec(fstab);
-    if (!m) return 'fstab does not mount / by LABEL=';
-    const grub = read(join(r, 'boot/grub/grub.cfg'));
-    if (!grub) return 'no /boot/grub/grub.cfg';
-    return grub.includes(`root=LABEL=${m[1]}`) ? null : `grub.cfg does not boot root=LABEL=${m[1]} (fstab's root)`;
-  } },
-  { name: 'no-mac-addresses-in-image', run: (r) => {
-    const mac = /([0-9a-f]{2}:){5}[0-9a-f]{2}/i;
-    const found: string[] = [];
-    for (const d of ['etc/network', 'etc/netplan', 'etc/systemd/network', 'etc/udev/rules.d']) walk(join(r, d), (p) => {
-      if (mac.test(read(p))) found.push(p.slice(r.length));
-    });
-    return found.length ? `network configuration in the image names MAC addresses: ${found.join(', ')}` : null;
-  } },
-  { name: 'kernel-and-initrd', run: (r) => {
-    const boot = listDir(join(r, 'boot'));
-    return boot.some((n) => n.startsWith('vmlinuz')) && boot.some((n) => n.startsWith('initrd.img')) ? null : 'no kernel and initrd in /boot';
-  } },
+  {
+    name: 'no-ssh-host-keys',
+    run: (r) => {
+      const keys = listDir(join(r, 'etc/ssh')).filter((n) => n.startsWith('ssh_host_'));
+      return keys.length ? `host keys baked into the image: ${keys.join(', ')}` : null;
+    },
+  },
+  {
+    name: 'machine-id-uninitialized',
+    run: (r) => {
+      const id = read(join(r, 'etc/machine-id')).trim();
+      return id === 'uninitialized' || id === '' ? null : `/etc/machine-id is '${id}' (every instance would share it)`;
+    },
+  },
+  {
+    name: 'no-build-resolv-conf',
+    run: (r) => {
+      const p = join(r, 'etc/resolv.conf');
+      if (!existsSync(p) && !isLink(p)) return null;
+      if (isLink(p)) return null;
+      const text = read(p);
+      if (text.includes('used during the image build')) return '/etc/resolv.conf is the build-time copy';
+      const host = read('/etc/resolv.conf').trim();
+      return host && text.trim() === host ? "/etc/resolv.conf is a copy of the build host's" : null;
+    },
+  },
+  {
+    name: 'no-build-proxy',
+    run: (r) =>
+      existsSync(join(r, 'etc/apt/apt.conf.d/60img-build-proxy')) ? 'the build proxy (60img-build-proxy) is still configured' : null,
+  },
+  {
+    name: 'no-apt-lists',
+    run: (r) => {
+      const lists = listDir(join(r, 'var/lib/apt/lists')).filter((n) => n !== 'lock' && n !== 'partial' && n !== 'auxfiles');
+      return lists.length ? `${lists.length} package lists left in /var/lib/apt/lists` : null;
+    },
+  },
+  {
+    name: 'no-package-cache',
+    run: (r) => {
+      const debs = listDir(join(r, 'var/cache/apt/archives')).filter((n) => n.endsWith('.deb'));
+      return debs.length ? `${debs.length} .deb files left in /var/cache/apt/archives` : null;
+    },
+  },
+  {
+    name: 'no-policy-rc-d',
+    run: (r) => (existsSync(join(r, 'usr/sbin/policy-rc.d')) ? '/usr/sbin/policy-rc.d still blocks services' : null),
+  },
+  {
+    name: 'real-start-stop-daemon',
+    run: (r) => {
+      const p = ['usr/sbin/start-stop-daemon', 'sbin/start-stop-daemon'].map((x) => join(r, x)).find((x) => existsSync(x));
+      if (!p) return null;
+      return readFileSync(p).subarray(0, 4).toString('latin1') === '\x7fELF' ? null : 'start-stop-daemon is still the build stub';
+    },
+  },
+  {
+    name: 'no-dpkg-unsafe-io',
+    run: (r) => (existsSync(join(r, 'etc/dpkg/dpkg.cfg.d/02apt-speedup')) ? 'dpkg force-unsafe-io is still configured' : null),
+  },
+  {
+    name: 'no-cloud-init-instance-state',
+    run: (r) => {
+      const left = ['var/lib/cloud/instance', 'var/lib/cloud/instances'].filter((x) => existsSync(join(r, x)) || isLink(join(r, x)));
+      return left.length ? `cloud-init ran during the build: ${left.join(', ')}` : null;
+    },
+  },
+  {
+    name: 'tmp-empty',
+    run: (r) => {
+      const left = listDir(join(r, 'tmp'));
+      return left.length ? `/tmp holds ${left.join(', ')}` : null;
+    },
+  },
+  {
+    name: 'fstab-and-grub-agree-on-root',
+    run: (r) => {
+      const fstab = read(join(r, 'etc/fstab'));
+      const m = /^LABEL=(\S+)\s+\/\s/m.exec(fstab);
+      if (!m) return 'fstab does not mount / by LABEL=';
+      const grub = read(join(r, 'boot/grub/grub.cfg'));
+      if (!grub) return 'no /boot/grub/grub.cfg';
+      return grub.includes(`root=LABEL=${m[1]}`) ? null : `grub.cfg does not boot root=LABEL=${m[1]} (fstab's root)`;
+    },
+  },
+  {
+    name: 'no-mac-addresses-in-image',
+    run: (r) => {
+      const mac = /([0-9a-f]{2}:){5}[0-9a-f]{2}/i;
+      const found: string[] = [];
+      for (const d of ['etc/network', 'etc/netplan', 'etc/systemd/network', 'etc/udev/rules.d'])
+        walk(join(r, d), (p) => {
+          if (mac.test(read(p))) found.push(p.slice(r.length));
+        });
+      return found.length ? `network configuration in the image names MAC addresses: ${found.join(', ')}` : null;
+    },
+  },
+  {
+    name: 'kernel-and-initrd',
+    run: (r) => {
+      const boot = listDir(join(r, 'boot'));
+      return boot.some((n) => n.startsWith('vmlinuz')) && boot.some((n) => n.startsWith('initrd.img'))
+        ? null
+        : 'no kernel and initrd in /boot';
+    },
+  },
 ];
 
 function walk(dir: string, fn: (path: string) => void): void {
@@ -107,17 +153,35 @@ export function onlineChecks(expect: { hostname: string; diskBytes: number }): O
   return [
     { name: 'ssh-key-login', script: 'echo "logged in as $(id -un) with the key from the metadata"' },
     { name: 'cloud-init-done', script: 's=$(sudo cloud-init status --long); echo "$s"; echo "$s" | grep -q "status: done"' },
-    { name: 'user-data-ran', script: 'test -f /var/lib/image-verify/user-data-ok && echo "user-data script ran: $(cat /var/lib/image-verify/user-data-ok)"' },
+    {
+      name: 'user-data-ran',
+      script: 'test -f /var/lib/image-verify/user-data-ok && echo "user-data script ran: $(cat /var/lib/image-verify/user-data-ok)"',
+    },
     { name: 'hostname-from-metadata', script: `h=$(hostname); echo "hostname: $h"; test "$h" = "${expect.hostname}"` },
-    { name: 'root-grown', script: `size=$(df -B1 --output=size / | tail -1); echo "root filesystem: $size bytes of a ${expect.diskBytes}-byte disk"; test "$size" -gt ${Math.floor(expect.diskBytes * 0.85)}` },
+    {
+      name: 'root-grown',
+      script: `size=$(df -B1 --output=size / | tail -1); echo "root filesystem: $size bytes of a ${expect.diskBytes}-byte disk"; test "$size" -gt ${Math.floor(expect.diskBytes * 0.85)}`,
+    },
     { name: 'console-on-ttyS0', script: 'c=$(cat /proc/cmdline); echo "$c"; echo "$c" | grep -q "console=ttyS0"' },
     { name: 'sshd-running', script: 'sudo systemctl is-active ssh' },
     // Config that names a MAC is fine only when it names this instance's own NICs (cloud-init writes
     // such files at boot); a MAC from anywhere else was baked into the image.
-    { name: 'no-mac-pinned-network-config', script: 'own=$(cat /sys/class/net/*/address | tr A-F a-f); bad=""; for m in $(sudo grep -rhoiE "([0-9a-f]{2}:){5}[0-9a-f]{2}" /etc/network /etc/netplan /etc/systemd/network /etc/udev/rules.d 2>/dev/null | tr A-F a-f | sort -u); do echo "$own" | grep -qx "$m" || bad="$bad $m"; done; if [ -n "$bad" ]; then echo "configuration pins MAC addresses that are not this instance\x27s:$bad"; exit 1; fi; echo "no foreign MAC addresses in the network configuration (own: $(echo $own))"' },
-    { name: 'no-firewall-rules', script: 'if command -v nft >/dev/null; then r=$(sudo nft list ruleset | grep -cE "\\b(drop|reject)\\b" || true); echo "nft drop/reject rules: $r"; test "$r" = 0; else echo "no nftables"; fi; if command -v iptables-save >/dev/null; then n=$(sudo iptables-save | grep -cE "^-A" || true); echo "iptables rules: $n"; test "$n" = 0; fi' },
+    {
+      name: 'no-mac-pinned-network-config',
+      script:
+        'own=$(cat /sys/class/net/*/address | tr A-F a-f); bad=""; for m in $(sudo grep -rhoiE "([0-9a-f]{2}:){5}[0-9a-f]{2}" /etc/network /etc/netplan /etc/systemd/network /etc/udev/rules.d 2>/dev/null | tr A-F a-f | sort -u); do echo "$own" | grep -qx "$m" || bad="$bad $m"; done; if [ -n "$bad" ]; then echo "configuration pins MAC addresses that are not this instance\x27s:$bad"; exit 1; fi; echo "no foreign MAC addresses in the network configuration (own: $(echo $own))"',
+    },
+    {
+      name: 'no-firewall-rules',
+      script:
+        'if command -v nft >/dev/null; then r=$(sudo nft list ruleset | grep -cE "\\b(drop|reject)\\b" || true); echo "nft drop/reject rules: $r"; test "$r" = 0; else echo "no nftables"; fi; if command -v iptables-save >/dev/null; then n=$(sudo iptables-save | grep -cE "^-A" || true); echo "iptables rules: $n"; test "$n" = 0; fi',
+    },
     { name: 'dns-from-dhcp', script: 'grep -E "^nameserver " /etc/resolv.conf' },
-    { name: 'host-keys-and-machine-id-per-instance', script: 'ls /etc/ssh/ssh_host_*_key.pub >/dev/null && id=$(cat /etc/machine-id) && echo "machine-id $id" && echo "$id" | grep -qE "^[0-9a-f]{32}$" && for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$k"; done' },
+    {
+      name: 'host-keys-and-machine-id-per-instance',
+      script:
+        'ls /etc/ssh/ssh_host_*_key.pub >/dev/null && id=$(cat /etc/machine-id) && echo "machine-id $id" && echo "$id" | grep -qE "^[0-9a-f]{32}$" && for k in /etc/ssh/ssh_host_*_key.pub; do ssh-keygen -lf "$k"; done',
+    },
   ];
 }
 

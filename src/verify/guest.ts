@@ -32,7 +32,10 @@ export interface Guest {
 }
 
 export async function startGuest(runner: Runner, options: GuestOptions, resources: Resources): Promise<Guest> {
-  const info = JSON.parse(await runner.output(['qemu-img', 'info', '--output=json', options.image])) as { format: string; 'virtual-size': number };
+  const info = JSON.parse(await runner.output(['qemu-img', 'info', '--output=json', options.image])) as {
+    format: string;
+    'virtual-size': number;
+  };
   const overlay = join(options.dir, 'overlay.qcow2');
   const size = Math.max(options.diskBytes, info['virtual-size']);
   await runner.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', info.format, '-b', options.image, overlay, String(size)]);
@@ -42,18 +45,35 @@ export async function startGuest(runner: Runner, options: GuestOptions, resource
   const sshPort = await freePort();
   const args = [
     ...qemuAccelArgs(),
-    '-m', String(options.memoryMiB), '-smp', '2', '-display', 'none', '-no-reboot', '-nodefaults',
-    '-smbios', 'type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova',
-    '-serial', `file:${consoleLog}`,
-    '-drive', `file=${overlay},if=virtio,format=qcow2`,
-    '-drive', `file=${seed},if=virtio,format=raw,readonly=on`,
-    '-netdev', `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`, '-device', 'virtio-net-pci,netdev=n0',
+    '-m',
+    String(options.memoryMiB),
+    '-smp',
+    '2',
+    '-display',
+    'none',
+    '-no-reboot',
+    '-nodefaults',
+    '-smbios',
+    'type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova',
+    '-serial',
+    `file:${consoleLog}`,
+    '-drive',
+    `file=${overlay},if=virtio,format=qcow2`,
+    '-drive',
+    `file=${seed},if=virtio,format=raw,readonly=on`,
+    '-netdev',
+    `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
+    '-device',
+    'virtio-net-pci,netdev=n0',
   ];
   if (options.uefi) args.push('-bios', '/usr/share/ovmf/OVMF.fd');
   const qemu = runner.start(['qemu-system-x86_64', ...args]);
   resources.defer('stop the guest', () => qemu.stop(), `pkill -f ${overlay}`);
   await sleep(500);
-  if (!qemu.alive()) throw new BuildError(`qemu exited at once: ${qemu.errors()}`, { hint: 'check that qemu-system-x86 is installed and the image is a disk image (qcow2 or raw)' });
+  if (!qemu.alive())
+    throw new BuildError(`qemu exited at once: ${qemu.errors()}`, {
+      hint: 'check that qemu-system-x86 is installed and the image is a disk image (qcow2 or raw)',
+    });
   return {
     sshPort,
     consoleLog,
@@ -71,15 +91,26 @@ async function writeSeed(runner: Runner, o: GuestOptions, iso: string): Promise<
     label = 'config-2';
     const latest = join(root, 'openstack', 'latest');
     mkdirSync(latest, { recursive: true });
-    writeFileSync(join(latest, 'meta_data.json'), JSON.stringify({
-      uuid: o.instanceId, name: o.hostname, hostname: o.hostname, availability_zone: 'nova', launch_index: 0,
-      public_keys: { 'image-verify': o.publicKey }, keys: [{ name: 'image-verify', type: 'ssh', data: o.publicKey }],
-    }));
+    writeFileSync(
+      join(latest, 'meta_data.json'),
+      JSON.stringify({
+        uuid: o.instanceId,
+        name: o.hostname,
+        hostname: o.hostname,
+        availability_zone: 'nova',
+        launch_index: 0,
+        public_keys: { 'image-verify': o.publicKey },
+        keys: [{ name: 'image-verify', type: 'ssh', data: o.publicKey }],
+      }),
+    );
     writeFileSync(join(latest, 'user_data'), o.userData);
   } else {
     label = 'cidata';
     mkdirSync(root, { recursive: true });
-    writeFileSync(join(root, 'meta-data'), `instance-id: ${o.instanceId}\nlocal-hostname: ${o.hostname}\npublic-keys:\n  - ${o.publicKey}\n`);
+    writeFileSync(
+      join(root, 'meta-data'),
+      `instance-id: ${o.instanceId}\nlocal-hostname: ${o.hostname}\npublic-keys:\n  - ${o.publicKey}\n`,
+    );
     writeFileSync(join(root, 'user-data'), o.userData);
   }
   await runner.run(['xorriso', '-as', 'mkisofs', '-quiet', '-V', label, '-J', '-R', '-o', iso, root]);

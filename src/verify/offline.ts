@@ -29,7 +29,9 @@ export async function mountImageReadOnly(runner: Runner, image: string, dir: str
     if (existsSync(join(mnt, 'etc', 'fstab'))) return mnt;
     await unmountTree(runner, mnt);
   }
-  throw new UsageError('invalid-image', `no root filesystem (one with /etc/fstab) found in ${image}`, { hint: 'image-verify checks whole-disk images made by disk-image-create (qcow2 or raw)' });
+  throw new UsageError('invalid-image', `no root filesystem (one with /etc/fstab) found in ${image}`, {
+    hint: 'image-verify checks whole-disk images made by disk-image-create (qcow2 or raw)',
+  });
 }
 
 export function listDir(path: string): string[] {

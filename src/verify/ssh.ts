@@ -9,16 +9,42 @@ export interface SshTarget {
 }
 
 export function sshArgv(t: SshTarget): string[] {
-  return ['ssh', '-p', String(t.port), '-i', t.key, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'ConnectTimeout=10', '-o', 'LogLevel=ERROR', `${t.user}@127.0.0.1`];
+  return [
+    'ssh',
+    '-p',
+    String(t.port),
+    '-i',
+    t.key,
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'ConnectTimeout=10',
+    '-o',
+    'LogLevel=ERROR',
+    `${t.user}@127.0.0.1`,
+  ];
 }
 
 /** Run a shell script in the guest (as the login user; prefix with sudo inside the script). */
-export async function sshRun(runner: Runner, t: SshTarget, script: string, timeoutSeconds = 120): Promise<{ status: number; output: string }> {
+export async function sshRun(
+  runner: Runner,
+  t: SshTarget,
+  script: string,
+  timeoutSeconds = 120,
+): Promise<{ status: number; output: string }> {
   // 255 is ssh's own failure (connection refused or dropped, e.g. while first boot restarts sshd): retry.
   const once = async () => {
     try {
-      const r = await runner.run([...sshArgv(t), 'bash', '-s'], { input: script, capture: true, okStatus: Array.from({ length: 256 }, (_, i) => i), timeoutSeconds });
+      const r = await runner.run([...sshArgv(t), 'bash', '-s'], {
+        input: script,
+        capture: true,
+        okStatus: Array.from({ length: 256 }, (_, i) => i),
+        timeoutSeconds,
+      });
       return { status: r.status, output: `${r.stdout}${r.stderr ? `\n${r.stderr}` : ''}`.trim() };
     } catch (error) {
       return { status: -1, output: (error as Error).message };

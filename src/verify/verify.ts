@@ -43,7 +43,7 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
   // Its own work directory and ledger (found by --cleanup-stale like a build's, if verify is killed).
   const dir = makeTempDir(o.tmpDir, 'dib_build.verify-');
   const resources = new Resources(new Ledger(join(dir, LEDGER_NAME), dir));
-  await resources.acquire({ kind: 'dir', path: dir }, async () => dir, {
+  await resources.acquire({ kind: 'dir', path: dir }, () => Promise.resolve(dir), {
     label: `remove ${dir}`,
     undo: async () => {
       await unmountTree(runner, dir);
@@ -60,7 +60,13 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
         for (const check of OFFLINE_CHECKS.filter((c) => wanted(c.name))) {
           const t = Date.now();
           const problem = check.run(root);
-          results.push({ name: check.name, group: 'offline', ok: problem === null, detail: problem ?? 'ok', seconds: (Date.now() - t) / 1000 });
+          results.push({
+            name: check.name,
+            group: 'offline',
+            ok: problem === null,
+            detail: problem ?? 'ok',
+            seconds: (Date.now() - t) / 1000,
+          });
         }
         const manifest = join(root, 'etc/dib-manifests/dib-element-manifest');
         if (existsSync(manifest)) elements = readFileSync(manifest, 'utf8').split(/\s+/).filter(Boolean);
@@ -72,10 +78,22 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
     await runner.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', 'image-verify', '-f', join(dir, 'key')]);
     const hostname = `verify-${randomUUID().slice(0, 8)}`;
     const guest = await log.step(`boot the image (${o.seed}, ${Math.round(o.diskBytes / 1024 ** 3)} GiB disk)`, () =>
-      startGuest(runner, {
-        image: o.image, dir, diskBytes: o.diskBytes, seed: o.seed, publicKey: readFileSync(join(dir, 'key.pub'), 'utf8').trim(),
-        hostname, instanceId: randomUUID(), userData: USER_DATA, memoryMiB: o.memoryMiB, uefi: o.uefi,
-      }, resources),
+      startGuest(
+        runner,
+        {
+          image: o.image,
+          dir,
+          diskBytes: o.diskBytes,
+          seed: o.seed,
+          publicKey: readFileSync(join(dir, 'key.pub'), 'utf8').trim(),
+          hostname,
+          instanceId: randomUUID(),
+          userData: USER_DATA,
+          memoryMiB: o.memoryMiB,
+          uefi: o.uefi,
+        },
+        resources,
+      ),
     );
     report.consoleLog = guest.consoleLog;
     const target: SshTarget = { port: guest.sshPort, user: o.user, key: join(dir, 'key') };
@@ -105,24 +123,47 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
         const left = Math.max(0, o.timeoutSeconds * 1000 - (Date.now() - start));
         await poll(
           async () => {
-            const r = await sshRun(runner, target, 'command -v cloud-init >/dev/null || { echo none; exit 0; }; sudo -n cloud-init status 2>/dev/null', 30);
+            const r = await sshRun(
+              runner,
+              target,
+              'command -v cloud-init >/dev/null || { echo none; exit 0; }; sudo -n cloud-init status 2>/dev/null',
+              30,
+            );
             return r.status !== 255 && /status: (done|error|disabled)|^none$/m.test(r.output);
           },
           { timeoutMs: left, intervalMs: 3000 },
         );
       });
     }
-    const checks = [...onlineChecks({ hostname, diskBytes: o.diskBytes }).map((c) => ({ ...c, group: 'online' as const })),
-      ...elementChecks(new Map([...o.elementDirs].filter(([e]) => elements.includes(e)))).map((c) => ({ ...c, script: `sudo bash -s <<'IMAGE_VERIFY_EOF'\n${c.script}\nIMAGE_VERIFY_EOF\n`, group: 'element' as const }))];
+    const checks = [
+      ...onlineChecks({ hostname, diskBytes: o.diskBytes }).map((c) => ({ ...c, group: 'online' as const })),
+      ...elementChecks(new Map([...o.elementDirs].filter(([e]) => elements.includes(e)))).map((c) => ({
+        ...c,
+        script: `sudo bash -s <<'IMAGE_VERIFY_EOF'\n${c.script}\nIMAGE_VERIFY_EOF\n`,
+        group: 'element' as const,
+      })),
+    ];
     for (const c of checks.filter((x) => wanted(x.name))) {
       if (!up) {
         const tail = guest.readConsole().trim().split('\n').slice(-5).join('\n');
-        results.push({ name: c.name, group: c.group, ok: false, detail: `the guest did not answer ssh as ${o.user} within ${o.timeoutSeconds}s${guest.alive() ? '' : ` (qemu exited: ${guest.errors() || 'no message'})`}; console tail:\n${tail}`, seconds: 0 });
+        results.push({
+          name: c.name,
+          group: c.group,
+          ok: false,
+          detail: `the guest did not answer ssh as ${o.user} within ${o.timeoutSeconds}s${guest.alive() ? '' : ` (qemu exited: ${guest.errors() || 'no message'})`}; console tail:\n${tail}`,
+          seconds: 0,
+        });
         continue;
       }
       const t = Date.now();
       const r = await sshRun(runner, target, c.script);
-      results.push({ name: c.name, group: c.group, ok: r.status === 0, detail: r.output || `exit ${r.status}`, seconds: (Date.now() - t) / 1000 });
+      results.push({
+        name: c.name,
+        group: c.group,
+        ok: r.status === 0,
+        detail: r.output || `exit ${r.status}`,
+        seconds: (Date.now() - t) / 1000,
+      });
     }
     return report;
   } finally {

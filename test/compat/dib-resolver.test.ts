@@ -23,7 +23,11 @@ type OurAnswer = { ok: string[] } | { error: string; kinds: string[] };
 
 function ours(list: string[], elementsPath: string): OurAnswer {
   try {
-    return { ok: selectElements(list, { elementsPath, builtinDir: null, defaultOsElement: '' }).elements.map((e) => e.name).sort() };
+    return {
+      ok: selectElements(list, { elementsPath, builtinDir: null, defaultOsElement: '' })
+        .elements.map((e) => e.name)
+        .sort(),
+    };
   } catch (e) {
     if (e instanceof ValidationErrors) return { error: e.kinds.join('+'), kinds: e.kinds };
     if (e instanceof UsageError) return { error: e.kind, kinds: [e.kind] };
@@ -46,10 +50,13 @@ function dib(lists: string[][], elementsPath: string, seed: string): Answer[] {
       env: { ...process.env, PYTHONHASHSEED: seed },
       maxBuffer: 64 << 20,
     }).toString();
-    return out.trim().split('\n').map((line) => {
-      const r = JSON.parse(line);
-      return r.ok ? { ok: r.ok } : { error: KIND[r.error] ?? r.error };
-    });
+    return out
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const r = JSON.parse(line);
+        return r.ok ? { ok: r.ok } : { error: KIND[r.error] ?? r.error };
+      });
   } finally {
     dir.remove();
   }
@@ -88,13 +95,15 @@ describe('resolver compared with upstream DIB over its own elements tree', () =>
       const mine = ours(list, DIB_ELEMENTS);
       if (answers.size === 1) {
         stable++;
-        if (!agrees([...answers.values()][0], mine)) mismatches.push(`${list.join(' ')}: DIB ${[...answers.keys()][0]} / ours ${key(mine)}`);
+        if (!agrees([...answers.values()][0], mine))
+          mismatches.push(`${list.join(' ')}: DIB ${[...answers.keys()][0]} / ours ${key(mine)}`);
       } else {
         unstable++;
         // DIB sometimes succeeds: we must succeed with one of its successful answers.
         const successes = [...answers.values()].filter((a) => 'ok' in a);
         const allowed = successes.length ? successes : [...answers.values()];
-        if (!allowed.some((a) => agrees(a, mine))) mismatches.push(`${list.join(' ')} (DIB hash-dependent: ${[...answers.keys()].join(' | ')}) / ours ${key(mine)}`);
+        if (!allowed.some((a) => agrees(a, mine)))
+          mismatches.push(`${list.join(' ')} (DIB hash-dependent: ${[...answers.keys()].join(' | ')}) / ours ${key(mine)}`);
       }
     });
     console.log(`compared ${lists.length} lists: ${stable} stable in DIB, ${unstable} hash-order dependent in DIB`);

@@ -18,8 +18,26 @@ export async function bootUntil(image: string, workDir: string, pattern: RegExp,
   rmSync(consoleLog, { force: true });
   execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', image, overlay]);
   const accel = qemuAccelArgs();
-  const qemu = spawn('qemu-system-x86_64', [...accel, '-m', '1024', '-smp', '2', '-display', 'none', '-no-reboot',
-    '-serial', `file:${consoleLog}`, '-drive', `file=${overlay},if=virtio`, '-nic', 'user,model=virtio-net-pci'], { stdio: 'ignore' });
+  const qemu = spawn(
+    'qemu-system-x86_64',
+    [
+      ...accel,
+      '-m',
+      '1024',
+      '-smp',
+      '2',
+      '-display',
+      'none',
+      '-no-reboot',
+      '-serial',
+      `file:${consoleLog}`,
+      '-drive',
+      `file=${overlay},if=virtio`,
+      '-nic',
+      'user,model=virtio-net-pci',
+    ],
+    { stdio: 'ignore' },
+  );
   const start = Date.now();
   let text = '';
   try {

@@ -8,9 +8,18 @@ export const REPO = join(import.meta.dirname, '..', '..');
  * Run a CLI to completion. Asynchronous on purpose: a worker blocked in spawnSync for minutes misses
  * vitest's RPC heartbeats and the run reports "Timeout calling onTaskUpdate".
  */
-export function runCli(command: string, args: string[], env: Record<string, string | undefined> = {}, options: { cwd?: string; timeout?: number } = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  options: { cwd?: string; timeout?: number } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(join(REPO, 'bin', command), args, { env: { ...process.env, NO_COLOR: '1', ...env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(join(REPO, 'bin', command), args, {
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -24,11 +33,21 @@ export function runCli(command: string, args: string[], env: Record<string, stri
 }
 
 /** Start a CLI in the background and resolve once its stderr shows `marker` (for signal tests). */
-export async function spawnUntil(command: string, args: string[], env: Record<string, string | undefined>, marker: string, options: { detached?: boolean } = {}) {
-  const child = spawn(join(REPO, 'bin', command), args, { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached: options.detached });
+export async function spawnUntil(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  marker: string,
+  options: { detached?: boolean } = {},
+) {
+  const child = spawn(join(REPO, 'bin', command), args, {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    detached: options.detached,
+  });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
-    child.stderr!.on('data', (d: Buffer) => {
+    child.stderr.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (stderr.includes(marker)) resolve();
     });

@@ -3,7 +3,12 @@ import { execFileSync } from 'node:child_process';
 
 export function dibElementsDir(): string {
   try {
-    return execFileSync('/usr/bin/python3', ['-c', 'import diskimage_builder, os; print(os.path.join(os.path.dirname(diskimage_builder.__file__), "elements"))']).toString().trim();
+    return execFileSync('/usr/bin/python3', [
+      '-c',
+      'import diskimage_builder, os; print(os.path.join(os.path.dirname(diskimage_builder.__file__), "elements"))',
+    ])
+      .toString()
+      .trim();
   } catch {
     return '/usr/lib/python3/dist-packages/diskimage_builder/elements';
   }

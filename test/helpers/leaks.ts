@@ -14,7 +14,10 @@ export function findLeaks(root: string): Leaks {
     .split('\n')
     .map((l) => l.split(' ')[4])
     .filter((m): m is string => !!m && m.startsWith(root));
-  const loops = execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '-n']).toString().split('\n').filter((l) => l.includes(root));
+  const loops = execFileSync('losetup', ['-a', '-O', 'NAME,BACK-FILE', '-n'])
+    .toString()
+    .split('\n')
+    .filter((l) => l.includes(root));
   const workDirs = existsSync(root) ? readdirSync(root).filter((n) => n.startsWith('dib_build.')) : [];
   return { mounts, loops, workDirs };
 }

@@ -52,7 +52,8 @@ export async function runInSandbox(options: SandboxOptions): Promise<SandboxResu
   });
   for (const target of Object.keys(binds)) {
     const writable = [...OVERLAID, ...FRESH].some((d) => target === d || target.startsWith(`${d}/`));
-    if (!writable && !existsSync(target)) throw new Error(`sandbox: bind target ${target} must exist or lie in ${[...OVERLAID, ...FRESH].join(' ')}`);
+    if (!writable && !existsSync(target))
+      throw new Error(`sandbox: bind target ${target} must exist or lie in ${[...OVERLAID, ...FRESH].join(' ')}`);
   }
   // The host's /tmp stays reachable as /run/host-tmp, for binds from it and for copying results out.
   const host = (p: string) => (p === '/tmp' || p.startsWith('/tmp/') ? `/run/host-tmp${p.slice(4)}` : p);
@@ -80,10 +81,15 @@ export async function runInSandbox(options: SandboxOptions): Promise<SandboxResu
     'mount -o remount,bind,ro /',
     'mount -o remount,bind,ro /run/host-tmp',
     'set +e',
-    `env -i ${Object.entries(env).map(([k, v]) => shq(`${k}=${v}`)).join(' ')} bash -c ${shq(`set -eu\nset -o pipefail\n${options.script}`)}`,
+    `env -i ${Object.entries(env)
+      .map(([k, v]) => shq(`${k}=${v}`))
+      .join(' ')} bash -c ${shq(`set -eu\nset -o pipefail\n${options.script}`)}`,
     'status=$?',
     'set -e',
-    ...(options.collect ?? []).map((p) => `if [ -e ${shq(p)} ] || [ -L ${shq(p)} ]; then mkdir -p ${shq('/run/sandbox-out' + dirname(p))} && cp -a ${shq(p)} ${shq('/run/sandbox-out' + p)}; fi`),
+    ...(options.collect ?? []).map(
+      (p) =>
+        `if [ -e ${shq(p)} ] || [ -L ${shq(p)} ]; then mkdir -p ${shq('/run/sandbox-out' + dirname(p))} && cp -a ${shq(p)} ${shq('/run/sandbox-out' + p)}; fi`,
+    ),
     'exit $status',
   ];
   try {

@@ -14,7 +14,7 @@ export function writeTree(root: string, spec: TreeSpec): void {
     else if ('exec' in value && typeof value.exec === 'string') {
       writeFileSync(path, value.exec);
       chmodSync(path, 0o755);
-    } else writeTree(path, value as TreeSpec);
+    } else writeTree(path, value);
   }
 }
 
@@ -26,5 +26,9 @@ export function tempDir(prefix = 'dib-ts-test-'): { path: string; remove: () => 
 
 /** An element spec with deps/provides lists. */
 export function el(deps: string[] = [], provides: string[] = [], extra: TreeSpec = {}): TreeSpec {
-  return { 'element-deps': deps.join('\n') + (deps.length ? '\n' : ''), 'element-provides': provides.join('\n') + (provides.length ? '\n' : ''), ...extra };
+  return {
+    'element-deps': deps.join('\n') + (deps.length ? '\n' : ''),
+    'element-provides': provides.join('\n') + (provides.length ? '\n' : ''),
+    ...extra,
+  };
 }

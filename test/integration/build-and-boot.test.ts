@@ -37,9 +37,16 @@ describe('disk-image-create builds bootable images', () => {
     expect(r.stderr.slice(-3000)).toContain('Build completed successfully');
     expect(r.status).toBe(0);
     const image = join(out, 'basevm.qcow2');
-    expect(execFileSync('qemu-img', ['info', '--output=json', image]).toString()).toMatch(/"compat": "1.1"[\s\S]*"compression-type": "zlib"|"compression-type": "zlib"[\s\S]*"compat": "1.1"/);
+    expect(execFileSync('qemu-img', ['info', '--output=json', image]).toString()).toMatch(
+      /"compat": "1.1"[\s\S]*"compression-type": "zlib"|"compression-type": "zlib"[\s\S]*"compat": "1.1"/,
+    );
     execFileSync('qemu-img', ['check', image]);
-    expect(readdirSync(join(out, 'basevm.d', 'dib-manifests')).sort()).toEqual(['dib-element-manifest', 'dib-manifest-dpkg-basevm', 'dib_arguments', 'dib_environment']);
+    expect(readdirSync(join(out, 'basevm.d', 'dib-manifests')).sort()).toEqual([
+      'dib-element-manifest',
+      'dib-manifest-dpkg-basevm',
+      'dib_arguments',
+      'dib_environment',
+    ]);
     expect(readdirSync(out).filter((f) => f.includes('partial'))).toEqual([]);
     expect(findLeaks(root)).toEqual(NO_LEAKS);
     const boot = await bootUntil(image, root, /login:/, 400);
@@ -51,8 +58,12 @@ describe('disk-image-create builds bootable images', () => {
   it('-t qcow2,raw on a GPT layout from DIB_BLOCK_DEVICE_CONFIG=file://: both outputs, GPT with a BIOS boot partition, boots', async () => {
     const layout = join(root, 'gpt.yaml');
     writeFileSync(layout, readFileSync(join(REPO, 'elements', 'block-device-gpt', 'block-device-default.yaml')));
-    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-t', 'qcow2,raw', '-o', join(out, 'gpt'), 'vm', 'block-device-gpt'],
-      { ...env, DIB_BLOCK_DEVICE_CONFIG: `file://${layout}`, DIB_AVOID_PACKAGES_UPDATE: '1' }, { timeout: 1_800_000 });
+    const r = await runCli(
+      'disk-image-create',
+      ['--image-cache', CACHE, '-t', 'qcow2,raw', '-o', join(out, 'gpt'), 'vm', 'block-device-gpt'],
+      { ...env, DIB_BLOCK_DEVICE_CONFIG: `file://${layout}`, DIB_AVOID_PACKAGES_UPDATE: '1' },
+      { timeout: 1_800_000 },
+    );
     expect(r.stderr.slice(-3000)).toContain('Build completed successfully');
     expect(r.status).toBe(0);
     execFileSync('qemu-img', ['check', join(out, 'gpt.qcow2')]);
@@ -65,7 +76,12 @@ describe('disk-image-create builds bootable images', () => {
   });
 
   it('a failing install.d hook: exit 1 naming the element, hook and its last output; nothing left behind', async () => {
-    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'fail'), 'debian-minimal', 'fail-install'], env, { timeout: 900_000 });
+    const r = await runCli(
+      'disk-image-create',
+      ['--image-cache', CACHE, '-n', '-o', join(out, 'fail'), 'debian-minimal', 'fail-install'],
+      env,
+      { timeout: 900_000 },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/error: hook install.d\/00-fail-on-purpose of element 'fail-install' failed with exit status 3/);
     expect(r.stderr).toContain('marker-7731');
@@ -75,7 +91,16 @@ describe('disk-image-create builds bootable images', () => {
   });
 
   it('SIGINT during install.d (with a background process in the chroot): exit 130, nothing left behind', async () => {
-    const { child, exited, stderr: output } = await spawnUntil('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'sig'), 'debian-minimal', 'slow-install'], env, 'READY-FOR-SIGNAL');
+    const {
+      child,
+      exited,
+      stderr: output,
+    } = await spawnUntil(
+      'disk-image-create',
+      ['--image-cache', CACHE, '-n', '-o', join(out, 'sig'), 'debian-minimal', 'slow-install'],
+      env,
+      'READY-FOR-SIGNAL',
+    );
     child.kill('SIGINT');
     const status = await exited;
     const stderr = output();

@@ -16,16 +16,36 @@ const out = join(root, 'out');
 const elements = join(root, 'elements');
 const env = { TMP_DIR: tmp, ELEMENTS_PATH: elements, DIB_AVOID_PACKAGES_UPDATE: '1' };
 const x = (body: string) => ({ exec: `#!/bin/bash\nset -eu\n${body}\n` });
-const PHASES = ['root', 'extra-data', 'pre-install', 'install', 'post-install', 'post-root', 'block-device', 'pre-finalise', 'finalise', 'cleanup'];
+const PHASES = [
+  'root',
+  'extra-data',
+  'pre-install',
+  'install',
+  'post-install',
+  'post-root',
+  'block-device',
+  'pre-finalise',
+  'finalise',
+  'cleanup',
+];
 const DIRS: Record<string, string> = Object.fromEntries(PHASES.map((p) => [p, `${p}.d`]));
 
 /** Host state that a build must never change. */
 function hostState() {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter(Boolean);
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter(Boolean);
   return {
-    dev: readdirSync('/dev').filter((n) => !/^loop\d+(p\d+)?$/.test(n)).sort().join(' '),
+    dev: readdirSync('/dev')
+      .filter((n) => !/^loop\d+(p\d+)?$/.test(n))
+      .sort()
+      .join(' '),
     resolv: existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : '',
-    procSys: mounts.filter((m) => m === '/proc' || m === '/sys' || m === '/dev').sort().join(' '),
+    procSys: mounts
+      .filter((m) => m === '/proc' || m === '/sys' || m === '/dev')
+      .sort()
+      .join(' '),
   };
 }
 let before: ReturnType<typeof hostState>;
@@ -38,9 +58,15 @@ beforeAll(async () => {
     'tiny-os': {
       'element-provides': 'operating-system\n',
       'environment.d': { '10-tiny-os': 'export DISTRO_NAME=debian DIB_RELEASE=bookworm DIB_INIT_SYSTEM=systemd\n' },
-      'root.d': { '10-unpack-cached-debootstrap': x('t=$(ls "$DIB_IMAGE_CACHE"/debootstrap-debian-bookworm-amd64-*.tar | head -1)\ntar -C "$TARGET_ROOT" -xf "$t"') },
+      'root.d': {
+        '10-unpack-cached-debootstrap': x(
+          't=$(ls "$DIB_IMAGE_CACHE"/debootstrap-debian-bookworm-amd64-*.tar | head -1)\ntar -C "$TARGET_ROOT" -xf "$t"',
+        ),
+      },
     },
-    'bg-process': { 'install.d': { '10-leave-a-daemon': x('setsid sleep 1000 >/dev/null 2>&1 < /dev/null &\necho left a background process') } },
+    'bg-process': {
+      'install.d': { '10-leave-a-daemon': x('setsid sleep 1000 >/dev/null 2>&1 < /dev/null &\necho left a background process') },
+    },
     'mounts-inside': { 'install.d': { '10-mount-something': x('mkdir -p /mnt/inner\nmount -t tmpfs tmpfs /mnt/inner\necho mounted') } },
     // Shipped infrastructure elements, each checked by a hook that fails the build if it stopped working.
     contracts: {
@@ -49,33 +75,50 @@ beforeAll(async () => {
       static: { etc: { 'contracts-static': 'from static/\n' } },
       bin: { 'contracts-tool': x('echo tool') },
       'init-scripts': { systemd: { 'contracts.service': '[Unit]\nDescription=contracts\n' } },
-      'post-install.d': { '90-check-contracts': x([
-        'test -f /etc/contracts-install-type-source   # install-types linked the source variant',
-        'grep -q "from static" /etc/contracts-static   # install-static',
-        'test -x /usr/local/bin/contracts-tool         # install-bin',
-        'test -f /usr/lib/systemd/system/contracts.service  # dib-init-system',
-        'test -f /etc/udev/rules.d/99-serial-console.rules  # enable-serial-console',
-      ].join('\n')) },
-      'cleanup.d': { '90-check-contracts-late': x([
-        'grep -qx contracts "$TARGET_ROOT/etc/dib-manifests/dib-element-manifest"   # manifests',
-        'grep -qx uninitialized "$TARGET_ROOT/etc/machine-id"                      # sysprep',
-      ].join('\n')) },
+      'post-install.d': {
+        '90-check-contracts': x(
+          [
+            'test -f /etc/contracts-install-type-source   # install-types linked the source variant',
+            'grep -q "from static" /etc/contracts-static   # install-static',
+            'test -x /usr/local/bin/contracts-tool         # install-bin',
+            'test -f /usr/lib/systemd/system/contracts.service  # dib-init-system',
+            'test -f /etc/udev/rules.d/99-serial-console.rules  # enable-serial-console',
+          ].join('\n'),
+        ),
+      },
+      'cleanup.d': {
+        '90-check-contracts-late': x(
+          [
+            'grep -qx contracts "$TARGET_ROOT/etc/dib-manifests/dib-element-manifest"   # manifests',
+            'grep -qx uninitialized "$TARGET_ROOT/etc/machine-id"                      # sysprep',
+          ].join('\n'),
+        ),
+      },
     },
     'check-devuser-nocloud': {
       'element-deps': 'devuser\ncloud-init-nocloud\n',
-      'cleanup.d': { '90-check-devuser-nocloud': x([
-        'grep -q "^devuser:" "$TARGET_ROOT/etc/passwd"                               # devuser',
-        'test "$(stat -c %a "$TARGET_ROOT/etc/sudoers.d/devuser")" = 440',
-        'test -f "$TARGET_ROOT/var/lib/cloud/seed/nocloud/meta-data"                 # cloud-init-nocloud',
-        'grep -q "NoCloud, None" "$TARGET_ROOT/etc/cloud/cloud.cfg.d/91-dib-cloud-init-datasources.cfg"',
-      ].join('\n')) },
+      'cleanup.d': {
+        '90-check-devuser-nocloud': x(
+          [
+            'grep -q "^devuser:" "$TARGET_ROOT/etc/passwd"                               # devuser',
+            'test "$(stat -c %a "$TARGET_ROOT/etc/sudoers.d/devuser")" = 440',
+            'test -f "$TARGET_ROOT/var/lib/cloud/seed/nocloud/meta-data"                 # cloud-init-nocloud',
+            'grep -q "NoCloud, None" "$TARGET_ROOT/etc/cloud/cloud.cfg.d/91-dib-cloud-init-datasources.cfg"',
+          ].join('\n'),
+        ),
+      },
     },
     'slow-hook': { 'install.d': { '10-wait': x('sleep 1000 &\necho READY-FOR-SIGNAL\nsleep 1000') } },
   };
   for (const p of PHASES) spec[`fail-${p}`] = { [DIRS[p]]: { '00-fail-here': x(`echo "failing in ${p} on purpose"\nexit 7`) } };
   writeTree(elements, spec as never);
   if (!readdirSync(CACHE, { withFileTypes: true }).some((d) => /^debootstrap-debian-bookworm-amd64-.*\.tar$/.test(d.name))) {
-    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-t', 'tar', '-o', join(out, 'seed'), 'debian-minimal'], env, { timeout: 1_800_000 });
+    const r = await runCli(
+      'disk-image-create',
+      ['--image-cache', CACHE, '-n', '-t', 'tar', '-o', join(out, 'seed'), 'debian-minimal'],
+      env,
+      { timeout: 1_800_000 },
+    );
     if (r.status !== 0) throw new Error(`could not make the cached base tree:\n${r.stderr.slice(-2000)}`);
   }
   before = hostState();
@@ -85,7 +128,12 @@ afterAll(() => {
 });
 
 function build(name: string, extraElements: string[], extraEnv: Record<string, string> = {}) {
-  return runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-u', '-o', join(out, name), 'tiny-os', 'block-device-mbr', ...extraElements], { ...env, ...extraEnv }, { timeout: 900_000 });
+  return runCli(
+    'disk-image-create',
+    ['--image-cache', CACHE, '-n', '-u', '-o', join(out, name), 'tiny-os', 'block-device-mbr', ...extraElements],
+    { ...env, ...extraEnv },
+    { timeout: 900_000 },
+  );
 }
 function expectCleanAfter(name: string) {
   expect(findLeaks(root)).toEqual(NO_LEAKS);
@@ -123,7 +171,12 @@ describe('fault injection', () => {
   }
 
   it('grub-install failing (called by the bootloader hook in the chroot): exit 1 naming the hook, nothing left', async () => {
-    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'tool-grub'), 'debian-minimal', 'vm'], { ...env, DIB_TS_FAULT_COMMAND: 'grub-install' }, { timeout: 1_800_000 });
+    const r = await runCli(
+      'disk-image-create',
+      ['--image-cache', CACHE, '-n', '-o', join(out, 'tool-grub'), 'debian-minimal', 'vm'],
+      { ...env, DIB_TS_FAULT_COMMAND: 'grub-install' },
+      { timeout: 1_800_000 },
+    );
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("hook finalise.d/50-bootloader of element 'bootloader' failed");
     expect(r.stderr).toContain('grub-install: injected fault');
@@ -131,7 +184,17 @@ describe('fault injection', () => {
   });
 
   const signalPoints = PHASES.map((p) => ['SIGINT', `before-${p}`]).concat(
-    FULL ? PHASES.flatMap((p) => [['SIGTERM', `before-${p}`], ['SIGTERM', `after-${p}`], ['SIGINT', `after-${p}`]]) : [['SIGTERM', 'after-install'], ['SIGTERM', 'before-finalise'], ['SIGTERM', 'after-cleanup']],
+    FULL
+      ? PHASES.flatMap((p) => [
+          ['SIGTERM', `before-${p}`],
+          ['SIGTERM', `after-${p}`],
+          ['SIGINT', `after-${p}`],
+        ])
+      : [
+          ['SIGTERM', 'after-install'],
+          ['SIGTERM', 'before-finalise'],
+          ['SIGTERM', 'after-cleanup'],
+        ],
   );
   for (const [signal, point] of signalPoints) {
     it(`${signal} at ${point}: exit 130, nothing left`, async () => {
@@ -145,7 +208,12 @@ describe('fault injection', () => {
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`${signal} in the middle of a hook (with a background process in the chroot): exit 130, nothing left`, async () => {
-      const { child, exited } = await spawnUntil('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, `mid-${signal}`), 'tiny-os', 'block-device-mbr', 'slow-hook'], env, 'READY-FOR-SIGNAL');
+      const { child, exited } = await spawnUntil(
+        'disk-image-create',
+        ['--image-cache', CACHE, '-n', '-o', join(out, `mid-${signal}`), 'tiny-os', 'block-device-mbr', 'slow-hook'],
+        env,
+        'READY-FOR-SIGNAL',
+      );
       child.kill(signal);
       const status = await exited;
       expect(status).toBe(130);
@@ -161,7 +229,13 @@ describe('fault injection', () => {
   });
 
   it('killed outright (SIGKILL): the leftovers are released by --cleanup-stale, exactly as the ledger names them', async () => {
-    const { child, exited } = await spawnUntil('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'killed'), 'tiny-os', 'block-device-mbr', 'slow-hook'], env, 'READY-FOR-SIGNAL', { detached: true });
+    const { child, exited } = await spawnUntil(
+      'disk-image-create',
+      ['--image-cache', CACHE, '-n', '-o', join(out, 'killed'), 'tiny-os', 'block-device-mbr', 'slow-hook'],
+      env,
+      'READY-FOR-SIGNAL',
+      { detached: true },
+    );
     process.kill(-child.pid!, 'SIGKILL'); // the whole process group, like an OOM kill or power loss
     await exited;
     expect(findLeaks(root).mounts.length).toBeGreaterThan(0);
@@ -187,17 +261,27 @@ describe('break points', () => {
 
 describe('concurrent builds', () => {
   it('three builds at once with different outputs all succeed', async () => {
-    const run = (name: string) => new Promise<number | null>((resolve) => {
-      const c = spawn(join(REPO, 'bin', 'disk-image-create'), ['--image-cache', CACHE, '-n', '-u', '-o', join(out, name), 'tiny-os', 'block-device-mbr'], { env: { ...process.env, ...env }, stdio: 'ignore' });
-      c.once('exit', resolve);
-    });
+    const run = (name: string) =>
+      new Promise<number | null>((resolve) => {
+        const c = spawn(
+          join(REPO, 'bin', 'disk-image-create'),
+          ['--image-cache', CACHE, '-n', '-u', '-o', join(out, name), 'tiny-os', 'block-device-mbr'],
+          { env: { ...process.env, ...env }, stdio: 'ignore' },
+        );
+        c.once('exit', resolve);
+      });
     expect(await Promise.all(['c1', 'c2', 'c3'].map(run))).toEqual([0, 0, 0]);
     for (const n of ['c1', 'c2', 'c3']) expect(existsSync(join(out, `${n}.qcow2`))).toBe(true);
     expectCleanAfter('c1');
   });
 
   it('a second build writing the same output fails cleanly while the first goes on', async () => {
-    const { child: first, exited } = await spawnUntil('disk-image-create', ['--image-cache', CACHE, '-n', '-o', join(out, 'same'), 'tiny-os', 'block-device-mbr', 'slow-hook'], env, 'READY-FOR-SIGNAL');
+    const { child: first, exited } = await spawnUntil(
+      'disk-image-create',
+      ['--image-cache', CACHE, '-n', '-o', join(out, 'same'), 'tiny-os', 'block-device-mbr', 'slow-hook'],
+      env,
+      'READY-FOR-SIGNAL',
+    );
     const second = await build('same', []);
     expect(second.status).toBe(2);
     expect(second.stderr).toMatch(/another build \(pid \d+\) is writing .*\/same/);
@@ -212,15 +296,38 @@ describe('secrets', () => {
     const secret = 'Sup3r-S3cret-Value-4711';
     const logfile = join(out, 'secret.log');
     const events = join(out, 'secret.events');
-    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '-n', '--logfile', logfile, '--events', events, '-t', 'raw', '-o', join(out, 'secret'), 'debian-minimal', 'block-device-mbr', 'check-devuser-nocloud'],
-      { ...env, DIB_DEV_USER_PASSWORD: secret, DIB_DEV_USER_PWDLESS_SUDO: '1', DIB_QUIET: '0' }, { timeout: 1_800_000 });
+    const r = await runCli(
+      'disk-image-create',
+      [
+        '--image-cache',
+        CACHE,
+        '-n',
+        '--logfile',
+        logfile,
+        '--events',
+        events,
+        '-t',
+        'raw',
+        '-o',
+        join(out, 'secret'),
+        'debian-minimal',
+        'block-device-mbr',
+        'check-devuser-nocloud',
+      ],
+      { ...env, DIB_DEV_USER_PASSWORD: secret, DIB_DEV_USER_PWDLESS_SUDO: '1', DIB_QUIET: '0' },
+      { timeout: 1_800_000 },
+    );
     expect(r.stderr.slice(-1500)).toContain('Build completed successfully');
     expect(r.stderr).not.toContain(secret);
     expect(readFileSync(logfile, 'utf8')).not.toContain(secret);
     expect(readFileSync(events, 'utf8')).not.toContain(secret);
     expect(readFileSync(join(out, 'secret.d', 'dib-manifests', 'dib_environment'), 'utf8')).toContain('DIB_DEV_USER_PASSWORD="***"');
     expect(spawnSync('grep', ['-rF', secret, join(out, 'secret.d')]).status).toBe(1);
-    expect(spawnSync('grep', ['-c', '-a', '-F', secret, join(out, 'secret.raw')]).stdout.toString().trim()).toBe('0');
+    expect(
+      spawnSync('grep', ['-c', '-a', '-F', secret, join(out, 'secret.raw')])
+        .stdout.toString()
+        .trim(),
+    ).toBe('0');
     expectCleanAfter('secret');
   });
 });

@@ -28,12 +28,18 @@ describe('the plan is what runs', () => {
     expect(info.status).toBe(0);
     const plan = JSON.parse(info.stdout) as PlanJson;
     const events = join(root, 'events.ndjson');
-    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '--events', events, '-o', join(root, 'img'), ...ELEMENTS], env, { timeout: 1_800_000 });
+    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '--events', events, '-o', join(root, 'img'), ...ELEMENTS], env, {
+      timeout: 1_800_000,
+    });
     expect(r.stderr.slice(-2000)).toContain('Build completed successfully');
-    const list = readFileSync(events, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Event);
+    const list = readFileSync(events, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Event);
     expect(list.filter((e) => e.type === 'plan-amendment')).toEqual([]);
     const ran = new Map<string, string[]>();
-    for (const e of list.filter((x) => x.type === 'hook-start')) ran.set(e.phase!, [...(ran.get(e.phase!) ?? []), `${e.element}/${e.hook}`]);
+    for (const e of list.filter((x) => x.type === 'hook-start'))
+      ran.set(e.phase!, [...(ran.get(e.phase!) ?? []), `${e.element}/${e.hook}`]);
     const planned = new Map(plan.phases.filter((p) => p.hooks.length).map((p) => [p.phase, p.hooks.map((h) => `${h.element}/${h.name}`)]));
     expect(Object.fromEntries(ran)).toEqual(Object.fromEntries(planned));
     // Every hook's runner sourced exactly the plan's environment files, in order.

@@ -20,7 +20,9 @@ beforeAll(() => {
   mkdirSync(tmp, { recursive: true });
   mkdirSync(out, { recursive: true });
   writeTree(elements, {
-    'break-sshd': { 'post-install.d': { '90-break-sshd': { exec: '#!/bin/bash\nset -eu\nsystemctl disable ssh.service\nsystemctl mask ssh.service\n' } } },
+    'break-sshd': {
+      'post-install.d': { '90-break-sshd': { exec: '#!/bin/bash\nset -eu\nsystemctl disable ssh.service\nsystemctl mask ssh.service\n' } },
+    },
   });
 });
 afterAll(() => {
@@ -29,7 +31,24 @@ afterAll(() => {
 
 describe('the named elements, proven in a booted VM', () => {
   it('base vm heat-cfntools cloud-init growroot stackuser local-config (+ the TripleO agents): image-verify with a config drive passes every check', async () => {
-    const build = await runCli('disk-image-create', ['--image-cache', CACHE, '-o', join(out, 'cloud'), 'vm', 'heat-cfntools', 'cloud-init', 'growroot', 'stackuser', 'local-config', 'os-collect-config'], env, { timeout: 1_800_000 });
+    const build = await runCli(
+      'disk-image-create',
+      [
+        '--image-cache',
+        CACHE,
+        '-o',
+        join(out, 'cloud'),
+        'vm',
+        'heat-cfntools',
+        'cloud-init',
+        'growroot',
+        'stackuser',
+        'local-config',
+        'os-collect-config',
+      ],
+      env,
+      { timeout: 1_800_000 },
+    );
     expect(build.stderr.slice(-2000)).toContain('Build completed successfully');
     const junit = join(out, 'cloud.junit.xml');
     const verify = await runCli('image-verify', ['--junit', junit, join(out, 'cloud.qcow2')], env, { timeout: 1_800_000 });
@@ -46,7 +65,12 @@ describe('the named elements, proven in a booted VM', () => {
   });
 
   it('a broken image (sshd masked) makes image-verify fail with a clear report, and cleans up', async () => {
-    const build = await runCli('disk-image-create', ['--image-cache', CACHE, '-o', join(out, 'broken'), 'vm', 'break-sshd'], { ...env, DIB_AVOID_PACKAGES_UPDATE: '1' }, { timeout: 1_800_000 });
+    const build = await runCli(
+      'disk-image-create',
+      ['--image-cache', CACHE, '-o', join(out, 'broken'), 'vm', 'break-sshd'],
+      { ...env, DIB_AVOID_PACKAGES_UPDATE: '1' },
+      { timeout: 1_800_000 },
+    );
     expect(build.status).toBe(0);
     const verify = await runCli('image-verify', ['--timeout', '150', join(out, 'broken.qcow2')], env, { timeout: 900_000 });
     expect(verify.status).toBe(1);
@@ -63,7 +87,26 @@ describe('the named elements, proven in a booted VM', () => {
     // 2026-11-22 with and without by-hash), so this build uses the release and -updates suites only.
     const { mirror } = readHostMirrors();
     const sources = `default:deb ${mirror} bookworm main\nupdates:deb ${mirror} bookworm-updates main`;
-    const build = await runCli('disk-image-create', ['--image-cache', CACHE, '-u', 'base', 'vm', 'bootstrap', 'local-config', 'stackuser', 'heat-cfntools', '-a', 'i386', '-o', join(out, 'bootstrap')], { ...env, DIB_APT_SOURCES_CONF: sources }, { timeout: 2_400_000 });
+    const build = await runCli(
+      'disk-image-create',
+      [
+        '--image-cache',
+        CACHE,
+        '-u',
+        'base',
+        'vm',
+        'bootstrap',
+        'local-config',
+        'stackuser',
+        'heat-cfntools',
+        '-a',
+        'i386',
+        '-o',
+        join(out, 'bootstrap'),
+      ],
+      { ...env, DIB_APT_SOURCES_CONF: sources },
+      { timeout: 2_400_000 },
+    );
     expect(build.stderr.slice(-2000)).toContain('Build completed successfully');
     expect(build.status).toBe(0);
     const boot = await bootUntil(join(out, 'bootstrap.qcow2'), root, /login:/, 600);

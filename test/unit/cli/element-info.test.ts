@@ -11,8 +11,14 @@ const root = join(dir.path, 'els');
 const x = (s = '#!/bin/bash\nexit 0\n') => ({ exec: s });
 beforeAll(() => {
   writeTree(root, {
-    myos: el([], ['operating-system'], { 'root.d': { '10-make-root': x() }, 'environment.d': { '10-myos.bash': 'export DISTRO_NAME=myos\n' } }),
-    app: el(['lib'], [], { 'install.d': { '50-app': x(), '60-not-run.sh': x() }, 'package-installs.yaml': 'curl:\nbuild-essential:\n  build-only: true\n' }),
+    myos: el([], ['operating-system'], {
+      'root.d': { '10-make-root': x() },
+      'environment.d': { '10-myos.bash': 'export DISTRO_NAME=myos\n' },
+    }),
+    app: el(['lib'], [], {
+      'install.d': { '50-app': x(), '60-not-run.sh': x() },
+      'package-installs.yaml': 'curl:\nbuild-essential:\n  build-only: true\n',
+    }),
     lib: el([], [], { 'pre-install.d': { '10-lib': x() }, 'finalise.d': { '10-lib-final': x() } }),
     dup1: el([], [], { 'install.d': { '50-app': x() } }),
     badpkg: el([], [], { 'package-installs.yaml': 'curl: [\n' }),
@@ -21,7 +27,8 @@ beforeAll(() => {
   });
 });
 afterAll(() => dir.remove());
-const info = (args: string[], extra: Record<string, string> = {}) => runCli('element-info', args, { ELEMENTS_PATH: root, DIB_DEFAULT_OS_ELEMENT: '', ...extra });
+const info = (args: string[], extra: Record<string, string> = {}) =>
+  runCli('element-info', args, { ELEMENTS_PATH: root, DIB_DEFAULT_OS_ELEMENT: '', ...extra });
 
 describe('element-info', () => {
   it('prints the expanded set in dependency order', async () => {
@@ -31,12 +38,14 @@ describe('element-info', () => {
     expect(r.stdout).toBe('lib app myos\n');
   });
 
-  it('--env output evaluates in bash like DIB\'s', async () => {
+  it("--env output evaluates in bash like DIB's", async () => {
     const r = await info(['--env', 'app', 'myos']);
     expect(r.status).toBe(0);
     const script = `${r.stdout}\neval declare -A arr=($(get_image_element_array))\necho "$IMAGE_ELEMENT"\necho "\${arr[app]}"\necho "$IMAGE_ELEMENT_YAML"`;
     const out = execFileSync('bash', ['-c', script]).toString();
-    expect(out).toBe(`lib app myos\n${join(root, 'app')}\napp: ${join(root, 'app')}\nlib: ${join(root, 'lib')}\nmyos: ${join(root, 'myos')}\n\n`);
+    expect(out).toBe(
+      `lib app myos\n${join(root, 'app')}\napp: ${join(root, 'app')}\nlib: ${join(root, 'lib')}\nmyos: ${join(root, 'myos')}\n\n`,
+    );
   });
 
   it('--json lists each element with path, deps, provides and who pulled it in', async () => {
@@ -60,8 +69,17 @@ describe('element-info', () => {
     expect(phase('install').inChroot).toBe(true);
     expect(phase('install').hooks.map((h: { name: string }) => h.name)).toEqual(['50-app']);
     expect(phase('install').ignored).toEqual([{ name: '60-not-run.sh', element: 'app', reason: 'bad-name' }]);
-    expect(plan.environmentFiles.map((f: { name: string; element: string }) => `${f.element}/${f.name}`)).toEqual(['myos/10-myos.bash', '(engine)/11-dib-install-type.bash']);
-    expect(plan.packages.squashed['install.d']).toEqual({ install: [['curl', 'app'], ['build-essential', 'app']], uninstall: [['build-essential', 'app']] });
+    expect(plan.environmentFiles.map((f: { name: string; element: string }) => `${f.element}/${f.name}`)).toEqual([
+      'myos/10-myos.bash',
+      '(engine)/11-dib-install-type.bash',
+    ]);
+    expect(plan.packages.squashed['install.d']).toEqual({
+      install: [
+        ['curl', 'app'],
+        ['build-essential', 'app'],
+      ],
+      uninstall: [['build-essential', 'app']],
+    });
     const text = (await info(['--plan', '-n', 'app', 'myos'])).stdout;
     expect(text).toContain('Phase finalise (finalise.d, in chroot): 1 hook');
     expect(text).toMatch(/10-lib-final\s+lib/);
@@ -76,10 +94,20 @@ describe('element-info', () => {
 
   const bad: Array<[string, string[], Record<string, string>, RegExp]> = [
     ['missing element', ['nope', 'myos'], {}, /Element 'nope' not found[\s\S]*hint: searched: /],
-    ['non-directory path entry', ['myos'], { ELEMENTS_PATH: `${root}:/etc/passwd` }, /ELEMENTS_PATH entry '\/etc\/passwd' is not a directory/],
+    [
+      'non-directory path entry',
+      ['myos'],
+      { ELEMENTS_PATH: `${root}:/etc/passwd` },
+      /ELEMENTS_PATH entry '\/etc\/passwd' is not a directory/,
+    ],
     ['empty path entry', ['myos'], { ELEMENTS_PATH: `${root}::` }, /entry 2 is empty/],
     ['no OS element', ['app'], {}, /Please include an operating system element/],
-    ['duplicate hook names', ['--plan', '-n', 'app', 'dup1', 'myos'], {}, /duplicate hook 'install.d\/50-app' in elements '(app|dup1)' and '(app|dup1)'/],
+    [
+      'duplicate hook names',
+      ['--plan', '-n', 'app', 'dup1', 'myos'],
+      {},
+      /duplicate hook 'install.d\/50-app' in elements '(app|dup1)' and '(app|dup1)'/,
+    ],
     ['malformed package-installs.yaml', ['--plan', '-n', 'badpkg', 'myos'], {}, /badpkg\/package-installs.yaml: line \d+ column \d+/],
     ['element name with /', ['../etc', 'myos'], {}, /'..\/etc' is a path, not an element name/],
     ['element name with ..', ['..', 'myos'], {}, /is a path/],
@@ -116,12 +144,15 @@ describe('element-info', () => {
     const r = await runCli('element-info', ['base', 'vm', 'block-device-mbr'], { ELEMENTS_PATH: '' });
     expect(r.stderr).toContain("adding the default 'debian'");
     expect(r.status).toBe(0);
-    expect(r.stdout.trim().split(' ')).toEqual(expect.arrayContaining(['debian', 'debian-minimal', 'cloud-init', 'openssh-server', 'growroot']));
+    expect(r.stdout.trim().split(' ')).toEqual(
+      expect.arrayContaining(['debian', 'debian-minimal', 'cloud-init', 'openssh-server', 'growroot']),
+    );
     const plan = await runCli('element-info', ['--plan', '--json', 'vm'], { ELEMENTS_PATH: '' });
-    expect(JSON.parse(plan.stdout).elements.find((e: { name: string }) => e.name === 'block-device-mbr').pulledBy).toBe('(default block device for vm)');
+    expect(JSON.parse(plan.stdout).elements.find((e: { name: string }) => e.name === 'block-device-mbr').pulledBy).toBe(
+      '(default block device for vm)',
+    );
   });
 });
-
 
 describe('element-info --plan and install types', () => {
   it('shows the scripts install-types will link for the chosen type', async () => {
@@ -129,11 +160,17 @@ describe('element-info --plan and install types', () => {
     writeTree(t.path, {
       os: el([], ['operating-system']),
       'install-types': el(),
-      app: el(['install-types'], [], { 'install.d': { 'app-source-install': { '60-from-source': { exec: '#!/bin/sh\n' } }, 'app-package-install': { '60-from-package': { exec: '#!/bin/sh\n' } } } }),
+      app: el(['install-types'], [], {
+        'install.d': {
+          'app-source-install': { '60-from-source': { exec: '#!/bin/sh\n' } },
+          'app-package-install': { '60-from-package': { exec: '#!/bin/sh\n' } },
+        },
+      }),
     });
     const hooks = async (extra: Record<string, string>) =>
       JSON.parse((await runCli('element-info', ['--plan', '--json', '-n', 'app', 'os'], { ELEMENTS_PATH: t.path, ...extra })).stdout)
-        .phases.find((p: { phase: string }) => p.phase === 'install').hooks.map((h: { name: string; element: string }) => `${h.element}/${h.name}`);
+        .phases.find((p: { phase: string }) => p.phase === 'install')
+        .hooks.map((h: { name: string; element: string }) => `${h.element}/${h.name}`);
     expect(await hooks({})).toEqual(['app/60-from-source']);
     expect(await hooks({ DIB_INSTALLTYPE_app: 'package' })).toEqual(['app/60-from-package']);
     t.remove();

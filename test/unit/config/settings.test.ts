@@ -21,8 +21,10 @@ describe('disk-image-create options', () => {
     expect(c.imageTypes).toEqual(['qcow2', 'raw']);
     expect(c.arch).toBe('amd64');
   });
-  it('-x repeats and starts from DIB_DEBUG_TRACE', async () => expect((await parse(['-x', '-x', 'vm'], { DIB_DEBUG_TRACE: '1' })).debugTrace).toBe(3));
-  it('strips .<type> from -o when there is one type', async () => expect((await parse(['-o', 'out.qcow2', 'vm'])).imageName).toBe(resolve('out')));
+  it('-x repeats and starts from DIB_DEBUG_TRACE', async () =>
+    expect((await parse(['-x', '-x', 'vm'], { DIB_DEBUG_TRACE: '1' })).debugTrace).toBe(3));
+  it('strips .<type> from -o when there is one type', async () =>
+    expect((await parse(['-o', 'out.qcow2', 'vm'])).imageName).toBe(resolve('out')));
   it('accepts unambiguous long-option prefixes and rejects ambiguous ones', async () => {
     expect((await parse(['--off', 'vm'])).offline).toBe(true);
     expect((await parse(['--image-s', '5', 'vm'])).imageSize).toBe(5);
@@ -34,8 +36,10 @@ describe('disk-image-create options', () => {
     expect(c.imageExtraSize).toBe(500);
     expect(c.mkfsJournalSize).toBe(32);
   });
-  it('MKFS_OPTS from the environment works (ignored upstream)', async () => expect((await parse(['vm'], { MKFS_OPTS: '-m 1' })).mkfsOptions).toBe('-m 1'));
-  it('-p accumulates and splits on commas and spaces', async () => expect((await parse(['-p', 'a,b', '-p', 'c d', 'vm'])).packages).toEqual(['a', 'b', 'c', 'd']));
+  it('MKFS_OPTS from the environment works (ignored upstream)', async () =>
+    expect((await parse(['vm'], { MKFS_OPTS: '-m 1' })).mkfsOptions).toBe('-m 1'));
+  it('-p accumulates and splits on commas and spaces', async () =>
+    expect((await parse(['-p', 'a,b', '-p', 'c d', 'vm'])).packages).toEqual(['a', 'b', 'c', 'd']));
   it('environment defaults: DIB_IMAGE_SIZE, ARCH, IMAGE_NAME', async () => {
     const c = await parse(['vm'], { DIB_IMAGE_SIZE: '3', ARCH: 'i386', IMAGE_NAME: 'envname' });
     expect(c.imageSize).toBe(3);
@@ -67,7 +71,10 @@ describe('host apt configuration', () => {
       },
     });
     try {
-      expect(readHostMirrors(dir)).toEqual({ mirror: 'http://mirror.example/debian', securityMirror: 'http://sec.example/debian-security' });
+      expect(readHostMirrors(dir)).toEqual({
+        mirror: 'http://mirror.example/debian',
+        securityMirror: 'http://sec.example/debian-security',
+      });
       writeFileSync(join(dir, 'sources.list'), '');
       expect(readHostMirrors(dir).mirror).toBeUndefined();
     } finally {
@@ -89,16 +96,39 @@ describe('settings read through the table', () => {
     expect((await parse(['vm'], { DIB_QUIET: '1' })).quiet).toBe(true);
   });
   it('OVERWRITE_OLD_IMAGE, RUN_PARTS_REGEX, DIB_BLOCK_SIZE, break, break_cmd come from the table', async () => {
-    const c = await parse(['vm'], { OVERWRITE_OLD_IMAGE: '1', RUN_PARTS_REGEX: '^[0-9a-z-]+$', DIB_BLOCK_SIZE: '4096', break: 'before-install,after-error', break_cmd: 'true' });
-    expect([c.overwriteOldImage, c.runPartsRegex, c.blockSize, c.breakPoints, c.breakCmd]).toEqual([true, '^[0-9a-z-]+$', 4096, ['before-install', 'after-error'], 'true']);
+    const c = await parse(['vm'], {
+      OVERWRITE_OLD_IMAGE: '1',
+      RUN_PARTS_REGEX: '^[0-9a-z-]+$',
+      DIB_BLOCK_SIZE: '4096',
+      break: 'before-install,after-error',
+      break_cmd: 'true',
+    });
+    expect([c.overwriteOldImage, c.runPartsRegex, c.blockSize, c.breakPoints, c.breakCmd]).toEqual([
+      true,
+      '^[0-9a-z-]+$',
+      4096,
+      ['before-install', 'after-error'],
+      'true',
+    ]);
     const d = await parse(['vm']);
-    expect([d.overwriteOldImage, d.runPartsRegex, d.blockSize, d.breakPoints, d.breakCmd]).toEqual([false, '^[0-9A-Za-z_-]+$', 512, [], 'bash']);
+    expect([d.overwriteOldImage, d.runPartsRegex, d.blockSize, d.breakPoints, d.breakCmd]).toEqual([
+      false,
+      '^[0-9A-Za-z_-]+$',
+      512,
+      [],
+      'bash',
+    ]);
   });
   it('bad RUN_PARTS_REGEX, DIB_BLOCK_SIZE and break points are exit-2 errors reported together', async () => {
     const e = await parse(['vm'], { RUN_PARTS_REGEX: '([', DIB_BLOCK_SIZE: '1000', break: 'before-instal' }).catch((x: unknown) => x);
     expect((e as { exitCode: number }).exitCode).toBe(2);
     expect((e as Error).message).toMatch(/3 problems found/);
-    for (const part of ["DIB_BLOCK_SIZE must be 512 or 4096", "RUN_PARTS_REGEX is not a valid regular expression", "unknown break point: before-instal"]) expect((e as Error).message).toContain(part);
+    for (const part of [
+      'DIB_BLOCK_SIZE must be 512 or 4096',
+      'RUN_PARTS_REGEX is not a valid regular expression',
+      'unknown break point: before-instal',
+    ])
+      expect((e as Error).message).toContain(part);
   });
   it('the hook environment gets SKIP_BASE and the exported settings in DIB form', async () => {
     const { hookEnvironment } = await import('../../../src/build/environment.js');
@@ -109,6 +139,16 @@ describe('settings read through the table', () => {
   it('--help lists the environment-only settings (SKIP_BASE comes with -n; DIB_QUIET, OVERWRITE_OLD_IMAGE, RUN_PARTS_REGEX, break)', async () => {
     const { runCli } = await import('../../helpers/cli.js');
     const r = await runCli('disk-image-create', ['--help']);
-    for (const name of ['SKIP_BASE', 'DIB_QUIET', 'OVERWRITE_OLD_IMAGE', 'RUN_PARTS_REGEX', 'DIB_BLOCK_SIZE', 'break ', 'break_cmd', '--debug']) expect(r.stdout).toContain(name);
+    for (const name of [
+      'SKIP_BASE',
+      'DIB_QUIET',
+      'OVERWRITE_OLD_IMAGE',
+      'RUN_PARTS_REGEX',
+      'DIB_BLOCK_SIZE',
+      'break ',
+      'break_cmd',
+      '--debug',
+    ])
+      expect(r.stdout).toContain(name);
   });
 });

@@ -9,7 +9,7 @@ import { BuildError } from '../../../src/core/errors.js';
 import { safeRemoveTree } from '../../../src/core/fs.js';
 import { mountsBelow } from '../../../src/core/mountinfo.js';
 import { restoreResolvConf, swapInResolvConf } from '../../../src/target/resolv-conf.js';
-import { lstatSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { lstatSync, rmSync, symlinkSync } from 'node:fs';
 import { tempDir } from '../../helpers/tree.js';
 
 describe('CleanupStack', () => {
@@ -17,10 +17,14 @@ describe('CleanupStack', () => {
     const stack = new CleanupStack();
     const order: string[] = [];
     stack.push('a', () => void order.push('a'));
-    stack.push('b', () => {
-      order.push('b');
-      throw new Error('b broke');
-    }, 'fix b by hand');
+    stack.push(
+      'b',
+      () => {
+        order.push('b');
+        throw new Error('b broke');
+      },
+      'fix b by hand',
+    );
     stack.push('c', async () => void order.push('c'));
     const failures = await stack.unwind();
     expect(order).toEqual(['c', 'b', 'a']);
@@ -47,9 +51,13 @@ describe('CleanupStack', () => {
     expect(seen).toEqual(['x', 'y']);
     await expect(
       resources.using(async (s) =>
-        s.defer('unmount z', () => {
-          throw new Error('busy');
-        }, 'umount -l z'),
+        s.defer(
+          'unmount z',
+          () => {
+            throw new Error('busy');
+          },
+          'umount -l z',
+        ),
       ),
     ).rejects.toThrow(/cleanup failed: unmount z: busy/);
     t.remove();
@@ -59,10 +67,14 @@ describe('CleanupStack', () => {
     const ledger = new Ledger(join(t.path, 'ledger.jsonl'), t.path);
     const resources = new Resources(ledger);
     let inLedgerWhileAcquiring = '';
-    await resources.acquire({ kind: 'mount', path: '/x' }, async () => {
-      inLedgerWhileAcquiring = readFileSync(ledger.path, 'utf8');
-      return 'v';
-    }, { label: 'unmount /x', undo: () => {} });
+    await resources.acquire(
+      { kind: 'mount', path: '/x' },
+      async () => {
+        inLedgerWhileAcquiring = readFileSync(ledger.path, 'utf8');
+        return 'v';
+      },
+      { label: 'unmount /x', undo: () => {} },
+    );
     expect(inLedgerWhileAcquiring).toContain('"kind":"mount","path":"/x"');
     expect(await resources.unwind()).toEqual([]);
     expect(readFileSync(ledger.path, 'utf8')).toMatch(/"released":0/);

@@ -23,16 +23,27 @@ describe('ledger', () => {
     mkdirSync(work);
     const file = join(work, LEDGER_NAME);
     // our own pid, but a start time that is not ours: the owner is gone and the pid was reused
-    writeFileSync(file, JSON.stringify({ owner: { pid: process.pid, start: 'not-' + processStartTime(process.pid) }, workDir: work, created: '' }) + '\n');
-    appendFileSync(file, [
-      { id: 0, kind: 'dir', path: work },
-      { id: 1, kind: 'mount', path: `${work}/mnt/proc` },
-      { id: 2, kind: 'loop', file: `${work}/image/image0.raw` },
-      { released: 1 },
-    ].map((o) => JSON.stringify(o)).join('\n') + '\n{"id": 3, "kind": "mou'); // torn last line (power loss)
+    writeFileSync(
+      file,
+      JSON.stringify({ owner: { pid: process.pid, start: 'not-' + processStartTime(process.pid) }, workDir: work, created: '' }) + '\n',
+    );
+    appendFileSync(
+      file,
+      [
+        { id: 0, kind: 'dir', path: work },
+        { id: 1, kind: 'mount', path: `${work}/mnt/proc` },
+        { id: 2, kind: 'loop', file: `${work}/image/image0.raw` },
+        { released: 1 },
+      ]
+        .map((o) => JSON.stringify(o))
+        .join('\n') + '\n{"id": 3, "kind": "mou',
+    ); // torn last line (power loss)
     const [stale] = findStaleLedgers(t.path);
     expect(stale.workDir).toBe(work);
-    expect(stale.pending).toEqual([{ kind: 'loop', file: `${work}/image/image0.raw` }, { kind: 'dir', path: work }]);
+    expect(stale.pending).toEqual([
+      { kind: 'loop', file: `${work}/image/image0.raw` },
+      { kind: 'dir', path: work },
+    ]);
     t.remove();
   });
 });

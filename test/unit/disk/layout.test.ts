@@ -8,7 +8,8 @@ import { planPartitions } from '../../../src/disk/partition.js';
 import { parseSize } from '../../../src/disk/size.js';
 
 const params = { fsType: 'ext4', rootLabel: '', mkfsOptions: '-i 4096' };
-const shipped = (el: string) => readFileSync(join(import.meta.dirname, '..', '..', '..', 'elements', el, 'block-device-default.yaml'), 'utf8');
+const shipped = (el: string) =>
+  readFileSync(join(import.meta.dirname, '..', '..', '..', 'elements', el, 'block-device-default.yaml'), 'utf8');
 const fails = (yaml: string, p = params) => {
   try {
     parseLayout(yaml, 'test.yaml', p);
@@ -51,7 +52,10 @@ describe('shipped layouts', () => {
     expect(plan.script).toContain('label: gpt');
     expect(plan.script).toContain('size=16384, type=21686148-6449-6E6F-744E-656564454649, name="BSP"');
     expect(plan.script).toMatch(/type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name="root"\n$/);
-    expect(plan.partitions).toEqual([{ name: 'BSP', number: 1 }, { name: 'root', number: 2 }]);
+    expect(plan.partitions).toEqual([
+      { name: 'BSP', number: 1 },
+      { name: 'root', number: 2 },
+    ]);
   });
 });
 
@@ -77,7 +81,7 @@ describe('tree notation and planning', () => {
         size: 10%
 `;
   it('names children <plugin>_<base> and orders fstab by mount point', () => {
-    const l = parseLayout(twoParts.replace(/\n      - name: logical\n        size: 10%\n/, '\n'), 'x', params);
+    const l = parseLayout(twoParts.replace(/\n {6}- name: logical\n {8}size: 10%\n/, '\n'), 'x', params);
     expect(l.filesystems.map((f) => f.name)).toEqual(['mkfs_bootp', 'mkfs_root']);
     expect(l.mounts.map((m) => m.name)).toEqual(['mount_mkfs_bootp', 'mount_mkfs_root']);
     expect(renderFstab(l)).toBe('LABEL=cloudimg-rootfs / ext4 defaults 0 1\nLABEL=mkfs_bootp /boot ext4 defaults 0 2\n');
@@ -85,7 +89,11 @@ describe('tree notation and planning', () => {
   it('MBR logical partitions get an extended entry and numbers from 5', () => {
     const l = parseLayout(twoParts.replace('size: 100%', 'size: 50%'), 'x', params);
     const plan = planPartitions(l.partitionings[0], 4 * 1024 ** 3);
-    expect(plan.partitions).toEqual([{ name: 'bootp', number: 1 }, { name: 'rootp', number: 2 }, { name: 'logical', number: 5 }]);
+    expect(plan.partitions).toEqual([
+      { name: 'bootp', number: 1 },
+      { name: 'rootp', number: 2 },
+      { name: 'logical', number: 5 },
+    ]);
     expect(plan.script).toContain('type=5\n');
     expect(plan.script).toContain('size=1048576, type=83, bootable');
   });
@@ -103,7 +111,8 @@ describe('tree notation and planning', () => {
 });
 
 describe('validation points into the document', () => {
-  it('syntax errors give line and column', () => expect(fails('- local_loop:\n    name: [image0\n')).toMatch(/test.yaml: at line \d+ column \d+/));
+  it('syntax errors give line and column', () =>
+    expect(fails('- local_loop:\n    name: [image0\n')).toMatch(/test.yaml: at line \d+ column \d+/));
   it('unknown node type', () => expect(fails('- local_loops:\n    name: image0\n')).toContain("at [0]: 'local_loops' is not a node type"));
   it('two keys in one entry', () => expect(fails('- local_loop: {name: image0}\n  mkfs: {}\n')).toContain('exactly one key'));
   it('unknown key, bad size, bad flag, bad label, missing base all at once', () => {
@@ -124,18 +133,31 @@ describe('validation points into the document', () => {
     base: nothere
     type: ext4
 `);
-    expect(msg).toContain("[0].local_loop.colour: unknown key");
+    expect(msg).toContain('[0].local_loop.colour: unknown key');
     expect(msg).toContain('[1].partitioning.label: must be mbr or gpt');
     expect(msg).toContain("[1].partitioning.partitions[0].size: 'huge' is not a size");
     expect(msg).toContain("unknown flag 'bootable'");
-    expect(msg).toContain("[1].partitioning.partitions[0].mkfs.label: label 'this-label-is-far-too-long' is 26 bytes; ext4 allows 16 bytes");
+    expect(msg).toContain(
+      "[1].partitioning.partitions[0].mkfs.label: label 'this-label-is-far-too-long' is 26 bytes; ext4 allows 16 bytes",
+    );
     expect(msg).toContain("[2].mkfs.base: 'nothere' is not a partition or local_loop node");
   });
   it('duplicate names and mount points', () => {
     const msg = fails('- local_loop: {name: image0}\n- local_loop: {name: image0}\n');
     expect(msg).toContain("duplicate node name 'image0'");
   });
-  it('no root filesystem', () => expect(fails('- local_loop:\n    name: image0\n    mkfs: {type: ext4, mount: {mount_point: /data}}\n')).toContain('no filesystem is mounted at /'));
-  it('LVM is refused early with a clear error, whatever the host has', () => expect(fails('- local_loop: {name: image0}\n- lvm: {name: lvm, base: image0, pvs: [], vgs: [], lvs: []}\n')).toContain('dib-ts does not build LVM layouts'));
-  it('primary flag on GPT is an error', () => expect(fails('- local_loop: {name: image0}\n- partitioning: {base: image0, label: gpt, partitions: [{name: root, size: 100%, flags: [primary], mkfs: {name: mkfs_root, mount: {mount_point: /}}}]}\n')).toContain("'primary' is an MBR flag"));
+  it('no root filesystem', () =>
+    expect(fails('- local_loop:\n    name: image0\n    mkfs: {type: ext4, mount: {mount_point: /data}}\n')).toContain(
+      'no filesystem is mounted at /',
+    ));
+  it('LVM is refused early with a clear error, whatever the host has', () =>
+    expect(fails('- local_loop: {name: image0}\n- lvm: {name: lvm, base: image0, pvs: [], vgs: [], lvs: []}\n')).toContain(
+      'dib-ts does not build LVM layouts',
+    ));
+  it('primary flag on GPT is an error', () =>
+    expect(
+      fails(
+        '- local_loop: {name: image0}\n- partitioning: {base: image0, label: gpt, partitions: [{name: root, size: 100%, flags: [primary], mkfs: {name: mkfs_root, mount: {mount_point: /}}}]}\n',
+      ),
+    ).toContain("'primary' is an MBR flag"));
 });

@@ -9,18 +9,32 @@ import { type ImageSizeInput, computeImageSize, minimumLayoutBytes, needsEfiPad,
 const params = { fsType: 'ext4', rootLabel: '', mkfsOptions: '' };
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
-const shipped = (el: string) => parseLayout(readFileSync(join(import.meta.dirname, '..', '..', '..', 'elements', el, 'block-device-default.yaml'), 'utf8'), el, params);
+const shipped = (el: string) =>
+  parseLayout(readFileSync(join(import.meta.dirname, '..', '..', '..', 'elements', el, 'block-device-default.yaml'), 'utf8'), el, params);
 const input = (over: Partial<ImageSizeInput>): ImageSizeInput => ({
-  treeKiB: 600 * 1024, imageSizeGiB: 0, imageExtraSizeMiB: 0, journalMiB: 64, fsType: 'ext4', layout: shipped('block-device-gpt'), hasEfi: false, ...over,
+  treeKiB: 600 * 1024,
+  imageSizeGiB: 0,
+  imageExtraSizeMiB: 0,
+  journalMiB: 64,
+  fsType: 'ext4',
+  layout: shipped('block-device-gpt'),
+  hasEfi: false,
+  ...over,
 });
 
 describe('minimumLayoutBytes', () => {
-  it('GPT default: 1 MiB lead-in, 8 MiB BIOS boot, 1 MiB for root, 1 MiB tail', () => expect(minimumLayoutBytes(shipped('block-device-gpt'))).toBe(11 * MiB));
+  it('GPT default: 1 MiB lead-in, 8 MiB BIOS boot, 1 MiB for root, 1 MiB tail', () =>
+    expect(minimumLayoutBytes(shipped('block-device-gpt'))).toBe(11 * MiB));
   it('a filesystem straight on the disk needs nothing for a table', () => {
-    expect(minimumLayoutBytes(parseLayout('- local_loop:\n    name: image0\n    mkfs: {name: mkfs_root, mount: {mount_point: /}}\n', 'x', params))).toBe(0);
+    expect(
+      minimumLayoutBytes(
+        parseLayout('- local_loop:\n    name: image0\n    mkfs: {name: mkfs_root, mount: {mount_point: /}}\n', 'x', params),
+      ),
+    ).toBe(0);
   });
   it('partitions on a local_loop with its own size do not count toward the image size', () => {
-    const yaml = '- local_loop: {name: image0, mkfs: {name: mkfs_root, mount: {mount_point: /}}}\n- local_loop: {name: data, size: 20GiB}\n- partitioning: {base: data, label: gpt, partitions: [{name: d, size: 10GiB, mkfs: {type: ext4, mount: {mount_point: /data}}}]}\n';
+    const yaml =
+      '- local_loop: {name: image0, mkfs: {name: mkfs_root, mount: {mount_point: /}}}\n- local_loop: {name: data, size: 20GiB}\n- partitioning: {base: data, label: gpt, partitions: [{name: d, size: 10GiB, mkfs: {type: ext4, mount: {mount_point: /data}}}]}\n';
     expect(minimumLayoutBytes(parseLayout(yaml, 'x', params))).toBe(0);
   });
 });
@@ -49,7 +63,8 @@ describe('computeImageSize', () => {
     expect(error?.message).toContain('--image-size 1 GiB is too small for the tree (2048 MiB used)');
     expect(error?.hint).toMatch(/use --image-size 2\.4 or more/);
   });
-  it('no --image-size means no requested size to check up front', () => expect(requestedImageBytes({ imageSizeGiB: 0, hasEfi: true })).toBeUndefined());
+  it('no --image-size means no requested size to check up front', () =>
+    expect(requestedImageBytes({ imageSizeGiB: 0, hasEfi: true })).toBeUndefined());
 });
 
 describe('needsEfiPad', () => {

@@ -102,7 +102,11 @@ describe('mount points', () => {
 describe('labels', () => {
   it('16 two-byte characters as the ext4 root label (32 bytes) are refused, naming --root-label', () => {
     const label = 'é'.repeat(16);
-    const msg = onlyProblem(() => parse(withDataMount('/data'), { ...params, rootLabel: label }), 'invalid-block-device', '[1].partitioning.partitions[0].mkfs.label');
+    const msg = onlyProblem(
+      () => parse(withDataMount('/data'), { ...params, rootLabel: label }),
+      'invalid-block-device',
+      '[1].partitioning.partitions[0].mkfs.label',
+    );
     expect(msg).toContain(`label '${label}' (from --root-label) is 32 bytes; ext4 allows 16 bytes`);
   });
   it('8 two-byte characters (16 bytes) are exactly what ext4 allows', () => {
@@ -110,7 +114,9 @@ describe('labels', () => {
   });
   it('xfs counts 12 bytes: a 13-byte label from the document is refused', () => {
     const yaml = withDataMount('/data').replace('type: ext4', 'type: xfs\n          label: abcdefghijklm');
-    expect(onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[1].mkfs.label')).toContain('13 bytes; xfs allows 12 bytes');
+    expect(onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[1].mkfs.label')).toContain(
+      '13 bytes; xfs allows 12 bytes',
+    );
   });
   it('a label with a space is refused (fstab would split it)', () => {
     const yaml = withDataMount('/data').replace('name: mkfs_data', "name: mkfs_data\n          label: 'my data'");
@@ -122,7 +128,7 @@ describe('labels', () => {
     expect(msg).toContain("label 'data\\n/dev/sda1 / ext4'");
     expect(msg).not.toContain('\n');
   });
-  it("a label with # or a quote is refused (fstab comment, quoting)", () => {
+  it('a label with # or a quote is refused (fstab comment, quoting)', () => {
     for (const label of ['"data#1"', `"it's"`]) {
       const yaml = withDataMount('/data').replace('name: mkfs_data', `name: mkfs_data\n          label: ${label}`);
       onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[1].mkfs.label');
@@ -130,7 +136,9 @@ describe('labels', () => {
   });
   it('a vfat label with a character mkfs.fat refuses is refused', () => {
     const yaml = withDataMount('/boot/efi').replace('type: ext4', 'type: vfat\n          label: "EFI:1"');
-    expect(onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[1].mkfs.label')).toContain('mkfs.fat refuses');
+    expect(onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[1].mkfs.label')).toContain(
+      'mkfs.fat refuses',
+    );
   });
 });
 
@@ -146,13 +154,19 @@ describe('partition tables', () => {
     expect(onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions')).toContain('70 logical partitions');
   });
   it('an unknown GPT type code is refused by parseLayout, at the partition type', () => {
-    const msg = onlyProblem(() => parse(gptWith(["{name: odd, size: 8MiB, type: 'ABCD'}"])), 'invalid-block-device', '[1].partitioning.partitions[0].type');
+    const msg = onlyProblem(
+      () => parse(gptWith(["{name: odd, size: 8MiB, type: 'ABCD'}"])),
+      'invalid-block-device',
+      '[1].partitioning.partitions[0].type',
+    );
     expect(msg).toContain("unknown GPT type code 'ABCD'");
   });
   it('a 5th MBR primary partition is refused at its flags', () => {
     const primaries = Array.from({ length: 4 }, (_, i) => `      - {name: p${i}, flags: [primary], size: 10MiB}\n`).join('');
     const yaml = `- local_loop: {name: image0}\n- partitioning:\n    base: image0\n    label: mbr\n    partitions:\n${primaries}      - {name: root, flags: [primary], size: 100%, mkfs: {name: mkfs_root, mount: {mount_point: /}}}\n`;
-    expect(onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[4].flags')).toContain('room for 4 primary partitions');
+    expect(onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[4].flags')).toContain(
+      'room for 4 primary partitions',
+    );
   });
   it('4 MBR primaries plus a logical one are refused: the extended partition needs the 4th slot', () => {
     const primaries = Array.from({ length: 4 }, (_, i) => `      - {name: p${i}, flags: [primary], size: 10MiB}\n`).join('');
@@ -164,7 +178,11 @@ describe('partition tables', () => {
     expect(onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[0].size')).toContain('can never fit');
   });
   it('a GPT partition name that would break out of the sfdisk script is refused', () => {
-    onlyProblem(() => parse(gptWith(['{name: "x\\", type=EF00", size: 8MiB}'])), 'invalid-block-device', '[1].partitioning.partitions[0].name');
+    onlyProblem(
+      () => parse(gptWith(['{name: "x\\", type=EF00", size: 8MiB}'])),
+      'invalid-block-device',
+      '[1].partitioning.partitions[0].name',
+    );
   });
 });
 
@@ -177,7 +195,9 @@ describe('sizes known before the build', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0].kind).toBe('image-too-small');
     expect(problems[0].exitCode).toBe(2);
-    expect(problems[0].message).toContain("at [1].partitioning.partitions[0].size: partition 'data' does not fit: the image is 1024 MiB and the layout needs at least 2051 MiB");
+    expect(problems[0].message).toContain(
+      "at [1].partitioning.partitions[0].size: partition 'data' does not fit: the image is 1024 MiB and the layout needs at least 2051 MiB",
+    );
     expect(problems[0].hint).toContain('at least 2.1 GiB');
   });
   it('the same layout passes with --image-size 3, and when the size is computed from the tree', () => {
@@ -188,7 +208,9 @@ describe('sizes known before the build', () => {
   it('the EFI pad counts: --image-size just below the need fits once the 525 MiB pad is added', () => {
     const layout = parse(bigData);
     const gib = 1.9;
-    expect(problemsOf(() => validateLayout(layout, { imageSizeBytes: requestedImageBytes({ imageSizeGiB: gib, hasEfi: false }) }))[0].kind).toBe('image-too-small');
+    expect(
+      problemsOf(() => validateLayout(layout, { imageSizeBytes: requestedImageBytes({ imageSizeGiB: gib, hasEfi: false }) }))[0].kind,
+    ).toBe('image-too-small');
     expect(() => validateLayout(layout, { imageSizeBytes: requestedImageBytes({ imageSizeGiB: gib, hasEfi: true }) })).not.toThrow();
   });
   it('a local_loop with its own size too small for its partitions is refused by parseLayout, at the partition', () => {
@@ -215,18 +237,32 @@ describe('hostile YAML and names', () => {
       const prev = String.fromCharCode(96 + i);
       levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${prev}`).join(', ')}]`);
     }
-    const msg = onlyProblem(() => parse(`- local_loop:\n    name: image0\n    bomb:\n${levels.map((l) => `      ${l}`).join('\n')}\n`), 'invalid-block-device', 'line 5 column 14 (*a)');
+    const msg = onlyProblem(
+      () => parse(`- local_loop:\n    name: image0\n    bomb:\n${levels.map((l) => `      ${l}`).join('\n')}\n`),
+      'invalid-block-device',
+      'line 5 column 14 (*a)',
+    );
     expect(msg).toContain('aliases');
   });
   it('thousands of nested [ are refused before the YAML parser recurses into them', () => {
     onlyProblem(() => parse(`- local_loop: ${'['.repeat(5000)}${']'.repeat(5000)}\n`), 'invalid-block-device', 'line 1 column 31');
   });
   it('a local_loop name with / (the raw file would land elsewhere) is refused', () => {
-    const yaml = withDataMount('/data').replace('name: image0', 'name: image0\n- local_loop:\n    name: ../../etc/evil\n    mkfs: {name: e, type: ext4}');
-    expect(problemsOf(() => parse(yaml)).map((p) => p.message).join('\n')).toContain("at [1].local_loop.name: node name '../../etc/evil' contains");
+    const yaml = withDataMount('/data').replace(
+      'name: image0',
+      'name: image0\n- local_loop:\n    name: ../../etc/evil\n    mkfs: {name: e, type: ext4}',
+    );
+    expect(
+      problemsOf(() => parse(yaml))
+        .map((p) => p.message)
+        .join('\n'),
+    ).toContain("at [1].local_loop.name: node name '../../etc/evil' contains");
   });
   it('fstab options with a newline (a second fstab line) are refused', () => {
-    const yaml = withDataMount('/data').replace("mount_point: '/data'}", "mount_point: '/data', fstab: {options: \"defaults\\n/dev/sdb1 /root ext4 defaults\"}}");
+    const yaml = withDataMount('/data').replace(
+      "mount_point: '/data'}",
+      'mount_point: \'/data\', fstab: {options: "defaults\\n/dev/sdb1 /root ext4 defaults"}}',
+    );
     onlyProblem(() => parse(yaml), 'invalid-block-device', '[1].partitioning.partitions[1].mkfs.mount.fstab.options');
   });
   it('DIB_BLOCK_DEVICE_CONFIG=file:///dev/zero is refused as not a regular file, without reading it', () => {
@@ -237,28 +273,40 @@ describe('hostile YAML and names', () => {
 });
 
 describe('LVM', () => {
-  const lvm = '- local_loop: {name: image0}\n- lvm: {name: lvm, base: image0, pvs: [], vgs: [], lvs: [{name: lv_root}]}\n- mkfs: {name: mkfs_root, base: lv_root, mount: {mount_point: /}}\n';
+  const lvm =
+    '- local_loop: {name: image0}\n- lvm: {name: lvm, base: image0, pvs: [], vgs: [], lvs: [{name: lv_root}]}\n- mkfs: {name: mkfs_root, base: lv_root, mount: {mount_point: /}}\n';
   it('with device-mapper usable, the refusal says dib-ts does not build LVM, not that device-mapper is missing', () => {
     const msg = onlyProblem(() => parse(lvm, { ...params, deviceMapperProblem: () => undefined }), 'invalid-block-device', '[1].lvm');
     expect(msg).toContain('dib-ts does not build LVM layouts');
     expect(msg).not.toContain('device-mapper');
   });
   it('with /dev/mapper/control missing, the refusal also gives that reason', () => {
-    const msg = onlyProblem(() => parse(lvm, { ...params, deviceMapperProblem: () => '/dev/mapper/control does not exist' }), 'invalid-block-device', '[1].lvm');
+    const msg = onlyProblem(
+      () => parse(lvm, { ...params, deviceMapperProblem: () => '/dev/mapper/control does not exist' }),
+      'invalid-block-device',
+      '[1].lvm',
+    );
     expect(msg).toContain('device-mapper: /dev/mapper/control does not exist');
   });
 });
 
 describe('shipped layouts', () => {
   const root = join(import.meta.dirname, '..', '..', '..', 'elements');
-  const files = readdirSync(root).flatMap((el) => readdirSync(join(root, el)).filter((f) => /^block-device-.*\.yaml$/.test(f)).map((f) => join(root, el, f)));
+  const files = readdirSync(root).flatMap((el) =>
+    readdirSync(join(root, el))
+      .filter((f) => /^block-device-.*\.yaml$/.test(f))
+      .map((f) => join(root, el, f)),
+  );
   it('there are shipped layouts to check', () => expect(files.length).toBeGreaterThanOrEqual(2));
   for (const fsType of ['ext4', 'xfs', 'btrfs']) {
     it(`every elements/*/block-device-*.yaml and the built-in fallback validate with FS_TYPE=${fsType} and --image-size 2`, () => {
       const fallback = chooseLayoutSource({ config: '', elements: [], arch: 'amd64' });
       for (const [text, source] of [...files.map((f) => [readFileSync(f, 'utf8'), f]), [fallback.text, fallback.source]]) {
         const layout = parseLayout(text, source, { ...params, fsType });
-        expect(() => validateLayout(layout, { imageSizeBytes: requestedImageBytes({ imageSizeGiB: 2, hasEfi: false }) }), source).not.toThrow();
+        expect(
+          () => validateLayout(layout, { imageSizeBytes: requestedImageBytes({ imageSizeGiB: 2, hasEfi: false }) }),
+          source,
+        ).not.toThrow();
         expect(minimumLayoutBytes(layout), source).toBeLessThan(64 * MiB);
       }
     });

@@ -26,13 +26,27 @@ describe('merging and selecting hooks', () => {
   it('selects executable regular files with conforming names, in order', () => {
     const root = join(dir.path, 'sel');
     writeTree(root, {
-      one: { 'install.d': { '10-foo': x(), '9-bar': x(), '10-foo.sh': x(), 'README': 'data', '20-dir': { inner: x() }, '30-link': { symlink: '10-foo' }, '40-dangling': { symlink: 'nope' }, '.hidden': x() } },
+      one: {
+        'install.d': {
+          '10-foo': x(),
+          '9-bar': x(),
+          '10-foo.sh': x(),
+          README: 'data',
+          '20-dir': { inner: x() },
+          '30-link': { symlink: '10-foo' },
+          '40-dangling': { symlink: 'nope' },
+          '.hidden': x(),
+        },
+      },
     });
     const tree = mergeHooksTree([{ name: 'one', path: join(root, 'one') }]);
     const { runs, ignored } = selectHooks(tree.dirs.get('install.d')!.values());
     expect(runs.map((h) => h.name)).toEqual(['9-bar', '10-foo', '30-link']);
     expect(Object.fromEntries(ignored.map((i) => [i.entry.name, i.reason]))).toEqual({
-      '10-foo.sh': 'bad-name', README: 'not-executable', '20-dir': 'not-a-file', '40-dangling': 'not-a-file',
+      '10-foo.sh': 'bad-name',
+      README: 'not-executable',
+      '20-dir': 'not-a-file',
+      '40-dangling': 'not-a-file',
     });
   });
   it('honours RUN_PARTS_REGEX', () => {
@@ -43,8 +57,14 @@ describe('merging and selecting hooks', () => {
   });
   it('merges phase directories from several elements and records the owner', () => {
     const root = join(dir.path, 'merge');
-    writeTree(root, { a: { 'install.d': { '10-a': x() } }, b: { 'install.d': { '05-b': x() }, 'environment.d': { '10-b.bash': 'export B=1\n' } } });
-    const tree = mergeHooksTree([{ name: 'a', path: join(root, 'a') }, { name: 'b', path: join(root, 'b') }]);
+    writeTree(root, {
+      a: { 'install.d': { '10-a': x() } },
+      b: { 'install.d': { '05-b': x() }, 'environment.d': { '10-b.bash': 'export B=1\n' } },
+    });
+    const tree = mergeHooksTree([
+      { name: 'a', path: join(root, 'a') },
+      { name: 'b', path: join(root, 'b') },
+    ]);
     expect(selectHooks(tree.dirs.get('install.d')!.values()).runs.map((h) => `${h.element}/${h.name}`)).toEqual(['b/05-b', 'a/10-a']);
     expect(selectEnvironmentFiles(tree.dirs.get('environment.d')!.values()).map((f) => f.name)).toEqual(['10-b.bash']);
   });
@@ -56,7 +76,10 @@ describe('merging and selecting hooks', () => {
     });
     let error: unknown;
     try {
-      mergeHooksTree([{ name: 'a', path: join(root, 'a') }, { name: 'b', path: join(root, 'b') }]);
+      mergeHooksTree([
+        { name: 'a', path: join(root, 'a') },
+        { name: 'b', path: join(root, 'b') },
+      ]);
     } catch (e) {
       error = e;
     }
@@ -72,7 +95,10 @@ describe('merging and selecting hooks', () => {
   it('directories of the same name merge; tests/ and __pycache__ are not merged', () => {
     const root = join(dir.path, 'dirs');
     writeTree(root, { a: { static: { etc: { a: 'a' } }, tests: { t: 'x' } }, b: { static: { etc: { b: 'b' } }, __pycache__: { c: 'x' } } });
-    const tree = mergeHooksTree([{ name: 'a', path: join(root, 'a') }, { name: 'b', path: join(root, 'b') }]);
+    const tree = mergeHooksTree([
+      { name: 'a', path: join(root, 'a') },
+      { name: 'b', path: join(root, 'b') },
+    ]);
     expect([...tree.dirs.keys()]).toEqual(['static']);
     const etc = tree.dirs.get('static')!.get('etc')!;
     expect(etc.isDirectory).toBe(true);

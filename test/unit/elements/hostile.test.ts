@@ -13,7 +13,11 @@ function plan(extra: Record<string, unknown>): UsageError | ValidationErrors | u
   const root = join(dir.path, `t${n++}`);
   writeTree(root, { os: el([], ['operating-system']), bad: extra as never });
   try {
-    planBuild(selectElements(['os', 'bad'], { elementsPath: root, builtinDir: null }), { env: {}, runPartsRegex: DEFAULT_RUN_PARTS_REGEX, installType: 'source' });
+    planBuild(selectElements(['os', 'bad'], { elementsPath: root, builtinDir: null }), {
+      env: {},
+      runPartsRegex: DEFAULT_RUN_PARTS_REGEX,
+      installType: 'source',
+    });
   } catch (e) {
     if (e instanceof UsageError || e instanceof ValidationErrors) return e;
     throw e;
@@ -27,9 +31,12 @@ describe('hostile element content', () => {
     expect(e?.exitCode).toBe(2);
     expect(e?.message).toMatch(/bad\/pkg-map: not valid JSON/);
   });
-  it('malformed package-installs.json names the file', () => expect(plan({ 'package-installs.json': '{"a": [}' })?.message).toMatch(/package-installs.json/));
+  it('malformed package-installs.json names the file', () =>
+    expect(plan({ 'package-installs.json': '{"a": [}' })?.message).toMatch(/package-installs.json/));
   it('a static/ symlink climbing out of the element is rejected; absolute targets are fine', () => {
-    const e = plan({ static: { etc: { passwd: { symlink: '../../../../../etc/passwd' }, localtime: { symlink: '/usr/share/zoneinfo/UTC' } } } });
+    const e = plan({
+      static: { etc: { passwd: { symlink: '../../../../../etc/passwd' }, localtime: { symlink: '/usr/share/zoneinfo/UTC' } } },
+    });
     expect(e?.message).toContain("static/etc/passwd in element 'bad' links outside the element");
     expect(e?.message).not.toContain('localtime');
   });

@@ -4,7 +4,20 @@
 // sandbox, see helpers/sandbox.ts) and each element resolves with element-info.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,8 +28,18 @@ import { tempDir, writeTree } from '../../helpers/tree.js';
 const ELEMENTS = join(REPO, 'elements');
 const LIB = join(REPO, 'lib');
 const NEW_ELEMENTS = [
-  'source-repositories', 'cache-url', 'svc-map', 'dib-python', 'sysctl', 'modprobe', 'modprobe-blacklist',
-  'dhcp-all-interfaces', 'journal-to-console', 'element-manifest', 'pip-and-virtualenv', 'no-final-image',
+  'source-repositories',
+  'cache-url',
+  'svc-map',
+  'dib-python',
+  'sysctl',
+  'modprobe',
+  'modprobe-blacklist',
+  'dhcp-all-interfaces',
+  'journal-to-console',
+  'element-manifest',
+  'pip-and-virtualenv',
+  'no-final-image',
 ];
 const dir = tempDir('dib-ts-infra-');
 afterAll(() => dir.remove());
@@ -28,11 +51,19 @@ const fresh = (name: string) => {
 };
 const hook = (element: string, rel: string) => join(ELEMENTS, element, rel);
 
-interface Run { status: number | null; stdout: string; stderr: string }
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 /** Run a command to completion without blocking the event loop (the HTTP test server must answer). */
 function run(argv: string[], env: Record<string, string | undefined> = {}, cwd?: string): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env: { PATH: process.env.PATH, HOME: dir.path, LANG: 'C.UTF-8', ...env }, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), {
+      env: { PATH: process.env.PATH, HOME: dir.path, LANG: 'C.UTF-8', ...env },
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -40,7 +71,8 @@ function run(argv: string[], env: Record<string, string | undefined> = {}, cwd?:
     child.once('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
-const bash = (script: string, env: Record<string, string | undefined> = {}) => run(['bash', '-c', `set -eu\nset -o pipefail\n${script}`], env);
+const bash = (script: string, env: Record<string, string | undefined> = {}) =>
+  run(['bash', '-c', `set -eu\nset -o pipefail\n${script}`], env);
 const fakeBin = (name: string, body: string) => {
   const bin = fresh(`bin-${name}`);
   writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`);
@@ -48,10 +80,16 @@ const fakeBin = (name: string, body: string) => {
   return bin;
 };
 const git = (cwd: string, ...args: string[]) =>
-  execFileSync('git', ['-c', 'user.email=t@example.org', '-c', 'user.name=t', '-c', 'init.defaultBranch=main', ...args], { cwd, env: { ...process.env, HOME: dir.path }, stdio: ['ignore', 'pipe', 'pipe'] }).toString().trim();
+  execFileSync('git', ['-c', 'user.email=t@example.org', '-c', 'user.name=t', '-c', 'init.defaultBranch=main', ...args], {
+    cwd,
+    env: { ...process.env, HOME: dir.path },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+    .toString()
+    .trim();
 
 describe('lib/ (what upstream elements source through $_LIB)', () => {
-  it('die prints ERROR: on stderr and exits with the failed command\'s status, or 1 after a success', async () => {
+  it("die prints ERROR: on stderr and exits with the failed command's status, or 1 after a success", async () => {
     const failed = await bash(`source "$_LIB/die"; (exit 3) || die "cannot continue"`, { _LIB: LIB });
     expect(failed.status).toBe(3);
     expect(failed.stderr).toBe('ERROR: cannot continue\n');
@@ -60,7 +98,10 @@ describe('lib/ (what upstream elements source through $_LIB)', () => {
   });
 
   it('img-defaults (found next to itself without _LIB) sets the DIB defaults and keeps values already set', async () => {
-    const r = await bash(`source ${LIB}/img-defaults; source ${LIB}/img-defaults; echo "$ARCH $FS_TYPE $IMAGE_TYPE $IMAGE_NAME $DIB_OFFLINE|$PATH"`, { PATH: '/usr/bin:/bin', FS_TYPE: 'xfs' });
+    const r = await bash(
+      `source ${LIB}/img-defaults; source ${LIB}/img-defaults; echo "$ARCH $FS_TYPE $IMAGE_TYPE $IMAGE_NAME $DIB_OFFLINE|$PATH"`,
+      { PATH: '/usr/bin:/bin', FS_TYPE: 'xfs' },
+    );
     expect(r.stderr).toBe('');
     const arch = execFileSync('dpkg', ['--print-architecture']).toString().trim();
     expect(r.stdout).toBe(`${arch} xfs qcow2 image |/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin\n`);
@@ -74,7 +115,7 @@ describe('lib/ (what upstream elements source through $_LIB)', () => {
     expect((await bash(`source ${LIB}/common-functions; check_element; echo fine`, { TMP_HOOKS_PATH: dir.path })).stdout).toBe('fine\n');
   });
 
-  it('mount_dev_pts_options gives the host\'s /dev/pts options as one -o argument', async () => {
+  it("mount_dev_pts_options gives the host's /dev/pts options as one -o argument", async () => {
     const options = execFileSync('findmnt', ['--first-only', '--noheadings', '--output', 'OPTIONS', '/dev/pts']).toString().trim();
     expect((await bash(`source ${LIB}/common-functions; mount_dev_pts_options`)).stdout).toBe(`-o ${options}\n`);
   });
@@ -84,25 +125,46 @@ describe('lib/ (what upstream elements source through $_LIB)', () => {
     const bin = fakeBin('chroot', `printf '%s\\n' "$@" > ${log}`);
     writeFileSync(join(bin, 'sudo'), '#!/bin/bash\n[ "$1" = -E ] && shift\nexec "$@"\n');
     chmodSync(join(bin, 'sudo'), 0o755);
-    const r = await bash(`source ${LIB}/img-functions; run_in_target apt-get install -y "two words"`, { PATH: `${bin}:${process.env.PATH}`, TMP_MOUNT_PATH: '/tmp/tree', TMPDIR: '/host/tmp' });
+    const r = await bash(`source ${LIB}/img-functions; run_in_target apt-get install -y "two words"`, {
+      PATH: `${bin}:${process.env.PATH}`,
+      TMP_MOUNT_PATH: '/tmp/tree',
+      TMPDIR: '/host/tmp',
+    });
     expect(r.status).toBe(0);
     expect(readFileSync(log, 'utf8').split('\n').slice(0, -1)).toEqual([
-      '/tmp/tree', 'env', '-u', 'TMPDIR', '-u', 'VIRTUAL_ENV', 'HOME=/root',
-      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'sh', '-c', 'apt-get install -y two words',
+      '/tmp/tree',
+      'env',
+      '-u',
+      'TMPDIR',
+      '-u',
+      'VIRTUAL_ENV',
+      'HOME=/root',
+      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'sh',
+      '-c',
+      'apt-get install -y two words',
     ]);
     expect((await bash(`source ${LIB}/img-functions; run_in_target true`)).stderr).toContain('needs TMP_MOUNT_PATH');
   });
 
   it('select_boot_kernel_initrd picks the newest kernel by version and the initrd of that same version', async () => {
     const root = fresh('kernel');
-    writeTree(root, { boot: {
-      'vmlinuz-6.1.0-9-amd64': '', 'initrd.img-6.1.0-9-amd64': '', 'vmlinuz-6.1.0-10-amd64': '', 'initrd.img-6.1.0-10-amd64': '',
-      'initrd.img-6.1.0-11-amd64': '', 'vmlinuz-6.1.0-12-amd64.old': '', 'config-6.1.0-10-amd64': '',
-    } });
+    writeTree(root, {
+      boot: {
+        'vmlinuz-6.1.0-9-amd64': '',
+        'initrd.img-6.1.0-9-amd64': '',
+        'vmlinuz-6.1.0-10-amd64': '',
+        'initrd.img-6.1.0-10-amd64': '',
+        'initrd.img-6.1.0-11-amd64': '',
+        'vmlinuz-6.1.0-12-amd64.old': '',
+        'config-6.1.0-10-amd64': '',
+      },
+    });
     const r = await bash(`source ${LIB}/img-functions; select_boot_kernel_initrd ${root}; echo "$BOOTDIR $KERNEL $RAMDISK"`);
     expect(r.stdout).toBe(`${root}/boot vmlinuz-6.1.0-10-amd64 initrd.img-6.1.0-10-amd64\n`);
     const patterns = await bash(`source ${LIB}/img-functions; select_boot_kernel_initrd ${root}; echo "$KERNEL $RAMDISK"`, {
-      DIB_BAREMETAL_KERNEL_PATTERN: 'vmlinuz-*-9-*', DIB_BAREMETAL_INITRD_PATTERN: 'initrd.img-*',
+      DIB_BAREMETAL_KERNEL_PATTERN: 'vmlinuz-*-9-*',
+      DIB_BAREMETAL_INITRD_PATTERN: 'initrd.img-*',
     });
     expect(patterns.stdout).toBe('vmlinuz-6.1.0-9-amd64 initrd.img-6.1.0-11-amd64\n');
     rmSync(join(root, 'boot/initrd.img-6.1.0-10-amd64'));
@@ -112,20 +174,25 @@ describe('lib/ (what upstream elements source through $_LIB)', () => {
   });
 
   it('unmount_dir unmounts everything below a directory, deepest first, even paths with spaces, and not the directory itself', async () => {
-    const r = await runInSandbox({ script: `
+    const r = await runInSandbox({
+      script: `
 source ${LIB}/common-functions
 mkdir -p /tmp/tree && mount -t tmpfs top /tmp/tree
 mkdir -p "/tmp/tree/with space/inner" /tmp/tree/other
 mount -t tmpfs a "/tmp/tree/with space" && mkdir "/tmp/tree/with space/inner" && mount -t tmpfs b "/tmp/tree/with space/inner"
 mount -t tmpfs c /tmp/tree/other
 unmount_dir /tmp/tree
-findmnt -rn -o TARGET | grep '^/tmp/tree' || true` });
+findmnt -rn -o TARGET | grep '^/tmp/tree' || true`,
+    });
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe('Unmounting /tmp/tree/with space/inner\nUnmounting /tmp/tree/with space\nUnmounting /tmp/tree/other\n/tmp/tree\n');
+    expect(r.stdout).toBe(
+      'Unmounting /tmp/tree/with space/inner\nUnmounting /tmp/tree/with space\nUnmounting /tmp/tree/other\n/tmp/tree\n',
+    );
   });
 
   it('kill_chroot_processes stops the processes rooted in the tree and leaves the others running', async () => {
-    const r = await runInSandbox({ script: `
+    const r = await runInSandbox({
+      script: `
 source ${LIB}/common-functions
 mkdir -p /tmp/tree/usr && mount --bind /usr /tmp/tree/usr
 for l in bin lib lib64 sbin; do [ -e /$l ] && ln -s usr/$l /tmp/tree/$l; done
@@ -135,7 +202,8 @@ while [ "$(readlink /proc/$inside/root)" != /tmp/tree ]; do sleep 0.05; done
 kill_chroot_processes /tmp/tree
 wait $inside || echo "inside ended: $?"
 kill -0 $outside && echo "outside still running"
-kill $outside` });
+kill $outside`,
+    });
     expect(r.stdout).toMatch(/^Killing chroot process: sleep \(\d+\)\ninside ended: 143\noutside still running\n$/);
   });
 });
@@ -203,7 +271,7 @@ describe('cache-url', () => {
     expect(readdirSync(cache)).toEqual(['old']);
   });
 
-  it('an unreachable server exits 1 with curl\'s reason; a missing argument prints usage and exits 1', async () => {
+  it("an unreachable server exits 1 with curl's reason; a missing argument prints usage and exits 1", async () => {
     const cache = fresh('cache');
     const r = await run([CACHE_URL, 'http://127.0.0.1:1/x', join(cache, 'x')], env);
     expect(r.status).toBe(1);
@@ -277,8 +345,15 @@ describe('source-repositories', () => {
     chmodSync(join(hooks, 'bin/cache-url'), 0o755);
     writeFileSync(join(hooks, 'source-repository-test'), lines);
     const r = await run(['bash', HOOK], {
-      TMP_MOUNT_PATH: mnt, TMP_HOOKS_PATH: hooks, DIB_IMAGE_CACHE: cache, IMAGE_NAME: join(work, 'out/my-image'),
-      DIB_MANIFEST_IMAGE_DIR: '/etc/dib-manifests', DIB_DEFAULT_INSTALLTYPE: 'source', SRC: src, no_proxy: '*', ...env,
+      TMP_MOUNT_PATH: mnt,
+      TMP_HOOKS_PATH: hooks,
+      DIB_IMAGE_CACHE: cache,
+      IMAGE_NAME: join(work, 'out/my-image'),
+      DIB_MANIFEST_IMAGE_DIR: '/etc/dib-manifests',
+      DIB_DEFAULT_INSTALLTYPE: 'source',
+      SRC: src,
+      no_proxy: '*',
+      ...env,
     });
     const read = (p: string) => (existsSync(join(mnt, p)) ? readFileSync(join(mnt, p), 'utf8') : undefined);
     const gitIn = (p: string, ...args: string[]) => git(join(mnt, p), ...args);
@@ -294,7 +369,9 @@ describe('source-repositories', () => {
     expect(r.gitIn('opt/stack/proj', 'remote', 'get-url', 'origin')).toBe(src);
     expect(r.read('etc/dib-source-repositories')).toBe('/opt/stack/proj\n');
     expect(r.read('etc/dib-manifests/dib-manifest-git-my-image')).toBe(`proj git /opt/stack/proj ${src} ${sha.main}\n`);
-    const key = execFileSync('sha1sum', { input: `git_${src}\n` }).toString().split(' ')[0];
+    const key = execFileSync('sha1sum', { input: `git_${src}\n` })
+      .toString()
+      .split(' ')[0];
     expect(existsSync(join(cache, 'source-repositories', `proj_${key}`))).toBe(true);
     expect(r.envFile()).toBe('export DIB_REPOTYPE_proj=git\n');
   });
@@ -374,7 +451,9 @@ describe('source-repositories', () => {
     expect(r.status).toBe(0);
     expect(existsSync(join(r.mnt, 'opt/p'))).toBe(false);
     expect(r.stdout).toContain('proj: install type is package, not source; not fetching');
-    expect(r.envFile()).toBe('export DIB_REPOTYPE_viapkg=package\nexport DIB_INSTALLTYPE_viapkg=${DIB_INSTALLTYPE_viapkg:-package}\nexport DIB_REPOTYPE_proj=git\n');
+    expect(r.envFile()).toBe(
+      'export DIB_REPOTYPE_viapkg=package\nexport DIB_INSTALLTYPE_viapkg=${DIB_INSTALLTYPE_viapkg:-package}\nexport DIB_REPOTYPE_proj=git\n',
+    );
     const overridden = await fetchSources(`proj git /opt/p ${src}\n`, { DIB_REPOTYPE_proj: 'package' });
     expect(existsSync(join(overridden.mnt, 'opt/p'))).toBe(false);
   });
@@ -430,7 +509,7 @@ describe('svc-map', () => {
     expect(readFileSync(join(mnt, 'tmp/svc-map.d/nova'), 'utf8')).toBe(files.nova);
   });
 
-  it('merges them choosing distro, then family, then default, then the name; svc-map prints the mapping or an installed unit\'s own name', async () => {
+  it("merges them choosing distro, then family, then default, then the name; svc-map prints the mapping or an installed unit's own name", async () => {
     const r = await runInSandbox({
       script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}\n[ ! -e /tmp/svc-map.d ] && echo 'copies removed'\nmkdir -p /usr/lib/systemd/system && touch /usr/lib/systemd/system/nova-compute.service\n${SVC_MAP} nova-api nova-compute glance-api unknown-svc`,
       env: { DISTRO_NAME: 'debian' },
@@ -438,23 +517,33 @@ describe('svc-map', () => {
       collect: ['/usr/share/svc-map/services'],
     });
     expect(r.stderr).toBe('');
-    expect(r.file('/usr/share/svc-map/services')).toBe('glance-api: glance-api\nnova-api: nova-api\nnova-compute: openstack-nova-compute\n');
+    expect(r.file('/usr/share/svc-map/services')).toBe(
+      'glance-api: glance-api\nnova-api: nova-api\nnova-compute: openstack-nova-compute\n',
+    );
     expect(r.stdout).toBe('svc-map: 3 services for debian\ncopies removed\nnova-api\nnova-compute\nglance-api\nunknown-svc\n');
-    const ubuntu = await runInSandbox({ script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}\n${SVC_MAP} glance-api nova-api`, env: { DISTRO_NAME: 'ubuntu' }, binds: { '/tmp/collected': collected() } });
+    const ubuntu = await runInSandbox({
+      script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}\n${SVC_MAP} glance-api nova-api`,
+      env: { DISTRO_NAME: 'ubuntu' },
+      binds: { '/tmp/collected': collected() },
+    });
     expect(ubuntu.stdout).toBe('svc-map: 3 services for ubuntu\nglance-api-ubuntu\nnova-api\n');
   });
 
   it('the same service in two elements fails the build naming both', async () => {
     const d = collected();
     writeFileSync(join(d, 'zaqar'), 'nova-api:\n  default: other\n');
-    const r = await runInSandbox({ script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}`, env: { DISTRO_NAME: 'debian' }, binds: { '/tmp/collected': d } });
+    const r = await runInSandbox({
+      script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}`,
+      env: { DISTRO_NAME: 'debian' },
+      binds: { '/tmp/collected': d },
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toBe('svc-map: service nova-api is in the svc-map files of both nova and zaqar\n');
   });
 });
 
 describe('dib-python', () => {
-  const ENV_FILE = hook('dib-python', 'environment.d/50-dib-python-version');
+  const ENV_FILE = hook('dib-python', 'environment.d/50-dib-python-version.bash');
   it('exports DIB_PYTHON=python3 and DIB_PYTHON_VERSION=3, and refuses another version with the reason', async () => {
     expect((await bash(`source ${ENV_FILE}; echo "$DIB_PYTHON $DIB_PYTHON_VERSION"`)).stdout).toBe('python3 3\n');
     const two = await bash(`source ${ENV_FILE}; echo unreachable`, { DIB_PYTHON_VERSION: '2' });
@@ -464,7 +553,10 @@ describe('dib-python', () => {
   });
 
   it('links /usr/bin/dib-python to python3 in the image, and cleanup removes the link', async () => {
-    const r = await runInSandbox({ script: `bash ${hook('dib-python', 'pre-install.d/01-dib-python')}\n/usr/bin/dib-python -c 'import sys; print(sys.version_info[0])'`, collect: ['/usr/bin/dib-python'] });
+    const r = await runInSandbox({
+      script: `bash ${hook('dib-python', 'pre-install.d/01-dib-python')}\n/usr/bin/dib-python -c 'import sys; print(sys.version_info[0])'`,
+      collect: ['/usr/bin/dib-python'],
+    });
     expect(r.stderr).toBe('');
     expect(r.link('/usr/bin/dib-python')).toBe('/usr/bin/python3');
     expect(r.stdout.trim().split('\n').at(-1)).toBe('3');
@@ -484,7 +576,9 @@ describe('sysctl', () => {
       collect: ['/etc/sysctl.d/net.ipv4.ip_forward.conf'],
     });
     expect(r.file('/etc/sysctl.d/net.ipv4.ip_forward.conf')).toBe('# routing for the bootstrap VM\nnet.ipv4.ip_forward = 1\n');
-    expect(r.stdout).toBe('net.ipv4.ip_forward = 1 (from the next boot, /etc/sysctl.d/net.ipv4.ip_forward.conf)\nnet.ipv4.ip_forward = 1 is already set in /etc/sysctl.d/net.ipv4.ip_forward.conf\nrefused: 1\n');
+    expect(r.stdout).toBe(
+      'net.ipv4.ip_forward = 1 (from the next boot, /etc/sysctl.d/net.ipv4.ip_forward.conf)\nnet.ipv4.ip_forward = 1 is already set in /etc/sysctl.d/net.ipv4.ip_forward.conf\nrefused: 1\n',
+    );
     expect(r.stderr).toContain("sysctl-write-value: conflicting setting for net.ipv4.ip_forward: asked for '0'");
   });
 
@@ -501,9 +595,11 @@ describe('sysctl', () => {
 });
 
 describe('modprobe and modprobe-blacklist', () => {
-  it('extra-data copies the elements\' modprobe.d/*.conf files into /etc/modprobe.d of the image', async () => {
+  it("extra-data copies the elements' modprobe.d/*.conf files into /etc/modprobe.d of the image", async () => {
     const hooks = fresh('hooks');
-    writeTree(hooks, { 'modprobe.d': { 'disable-nouveau.conf': 'blacklist nouveau\noptions nouveau modeset=0\n', 'README': 'not a conf file' } });
+    writeTree(hooks, {
+      'modprobe.d': { 'disable-nouveau.conf': 'blacklist nouveau\noptions nouveau modeset=0\n', README: 'not a conf file' },
+    });
     const mnt = fresh('mnt');
     const r = await run(['bash', hook('modprobe', 'extra-data.d/50-copy-modprobe-conf')], { TMP_HOOKS_PATH: hooks, TMP_MOUNT_PATH: mnt });
     expect(r.status).toBe(0);
@@ -514,11 +610,19 @@ describe('modprobe and modprobe-blacklist', () => {
   it('install.d blacklists each module of DIB_MODPROBE_BLACKLIST once and refreshes the initramfs', async () => {
     const fake = fakeBin('update-initramfs', 'echo "update-initramfs $*" >> /tmp/calls');
     const script = `mkdir -p /etc/modprobe.d && echo 'blacklist igb' > /etc/modprobe.d/blacklist.conf\ntouch /boot/initrd.img-6.1.0-10-amd64\nbash ${hook('modprobe', 'install.d/80-blacklist-modules')}\ncat /tmp/calls`;
-    const r = await runInSandbox({ script, env: { DIB_MODPROBE_BLACKLIST: 'igb floppy  pcspkr floppy' }, path: [fake], collect: ['/etc/modprobe.d/blacklist.conf'] });
+    const r = await runInSandbox({
+      script,
+      env: { DIB_MODPROBE_BLACKLIST: 'igb floppy  pcspkr floppy' },
+      path: [fake],
+      collect: ['/etc/modprobe.d/blacklist.conf'],
+    });
     expect(r.stderr).toBe('');
     expect(r.file('/etc/modprobe.d/blacklist.conf')).toBe('blacklist igb\nblacklist floppy\nblacklist pcspkr\n');
     expect(r.stdout.trim().split('\n').at(-1)).toBe('update-initramfs -u -k all');
-    const none = await runInSandbox({ script: `touch /boot/initrd.img-6.1.0-10-amd64\nbash ${hook('modprobe', 'install.d/80-blacklist-modules')}\n[ -e /tmp/calls ] && echo called || echo not called`, path: [fake] });
+    const none = await runInSandbox({
+      script: `touch /boot/initrd.img-6.1.0-10-amd64\nbash ${hook('modprobe', 'install.d/80-blacklist-modules')}\n[ -e /tmp/calls ] && echo called || echo not called`,
+      path: [fake],
+    });
     expect(none.stdout).toBe('not called\n');
   });
 
@@ -560,30 +664,40 @@ describe('dhcp-all-interfaces', () => {
       collect: ['/etc/network/interfaces.d'],
     });
     expect(r.stderr).toBe('');
-    expect(r.stdout).toBe([
-      'ens3: DHCP configured in /etc/network/interfaces.d/dhcp-all-interfaces-ens3',
-      'ens3.100: DHCP configured in /etc/network/interfaces.d/dhcp-all-interfaces-ens3.100',
-      'ens4: already configured',
-      'ens5: no link after 2s; skipping',
-      'veth0: no hardware MAC address (a virtual device); skipping',
-      'ens3: already configured',
-      'ifup ens3',
-      '',
-    ].join('\n'));
-    expect(r.file('/etc/network/interfaces.d/dhcp-all-interfaces-ens3')).toBe('auto ens3\niface ens3 inet dhcp\niface ens3 inet6 auto\n    dhcp 1\n');
+    expect(r.stdout).toBe(
+      [
+        'ens3: DHCP configured in /etc/network/interfaces.d/dhcp-all-interfaces-ens3',
+        'ens3.100: DHCP configured in /etc/network/interfaces.d/dhcp-all-interfaces-ens3.100',
+        'ens4: already configured',
+        'ens5: no link after 2s; skipping',
+        'veth0: no hardware MAC address (a virtual device); skipping',
+        'ens3: already configured',
+        'ifup ens3',
+        '',
+      ].join('\n'),
+    );
+    expect(r.file('/etc/network/interfaces.d/dhcp-all-interfaces-ens3')).toBe(
+      'auto ens3\niface ens3 inet dhcp\niface ens3 inet6 auto\n    dhcp 1\n',
+    );
     expect(r.file('/etc/network/interfaces.d/dhcp-all-interfaces-ens3.100')).toBe('auto ens3.100\niface ens3.100 inet dhcp\n');
   });
 
   it('started for one interface (as the unit does) it configures and brings up that one only; without a cable it does nothing', async () => {
-    const r = await runInSandbox({ script: `mkdir -p /etc/network /etc/default && echo DHCP_TIMEOUT=1 > /etc/default/dhcp-all-interfaces\nbash ${SCRIPT} ens3.100\nbash ${SCRIPT} ens5\nbash ${SCRIPT} gone0\ncat /tmp/ifup.log`, ...fakes(), collect: ['/etc/network/interfaces.d'] });
+    const r = await runInSandbox({
+      script: `mkdir -p /etc/network /etc/default && echo DHCP_TIMEOUT=1 > /etc/default/dhcp-all-interfaces\nbash ${SCRIPT} ens3.100\nbash ${SCRIPT} ens5\nbash ${SCRIPT} gone0\ncat /tmp/ifup.log`,
+      ...fakes(),
+      collect: ['/etc/network/interfaces.d'],
+    });
     expect(r.status).toBe(0);
-    expect(r.stdout).toBe([
-      'ens3.100: DHCP configured in /etc/network/interfaces.d/dhcp-all-interfaces-ens3.100',
-      'ens5: no link after 1s; skipping',
-      'gone0: not a network interface here; nothing to do',
-      'ifup ens3.100',
-      '',
-    ].join('\n'));
+    expect(r.stdout).toBe(
+      [
+        'ens3.100: DHCP configured in /etc/network/interfaces.d/dhcp-all-interfaces-ens3.100',
+        'ens5: no link after 1s; skipping',
+        'gone0: not a network interface here; nothing to do',
+        'ifup ens3.100',
+        '',
+      ].join('\n'),
+    );
     expect(r.exists('/etc/network/interfaces.d/dhcp-all-interfaces-ens5')).toBe(false);
   });
 
@@ -591,16 +705,25 @@ describe('dhcp-all-interfaces', () => {
     const r = await runInSandbox({
       script: `install -D -m 0755 ${SCRIPT} /usr/local/sbin/dhcp-all-interfaces.sh\nmkdir -p /etc/dhcp && printf 'retry 60;\\n#timeout 60;\\n' > /etc/dhcp/dhclient.conf\nbash ${hook('dhcp-all-interfaces', 'install.d/50-dhcp-all-interfaces')}`,
       env: { DIB_DHCP_TIMEOUT: '45', DIB_INIT_SYSTEM: 'systemd' },
-      collect: ['/usr/lib/systemd/system/dhcp-interface@.service', '/etc/udev/rules.d/99-dhcp-all-interfaces.rules', '/etc/default/dhcp-all-interfaces', '/etc/dhcp/dhclient.conf'],
+      collect: [
+        '/usr/lib/systemd/system/dhcp-interface@.service',
+        '/etc/udev/rules.d/99-dhcp-all-interfaces.rules',
+        '/etc/default/dhcp-all-interfaces',
+        '/etc/dhcp/dhclient.conf',
+      ],
     });
     expect(r.stderr).toBe('');
     const unit = r.file('/usr/lib/systemd/system/dhcp-interface@.service')!;
     expect(unit).toContain('ExecStart=/usr/local/sbin/dhcp-all-interfaces.sh %i\n');
     expect(unit).toContain('TimeoutStartSec=90s\n');
     expect(unit).toContain('After=network.target\nBefore=network-online.target\n');
-    expect(r.file('/etc/udev/rules.d/99-dhcp-all-interfaces.rules')).toContain('SUBSYSTEM=="net", ACTION=="add", KERNEL!="lo", TAG+="systemd", ENV{SYSTEMD_WANTS}+="dhcp-interface@$name.service"\n');
+    expect(r.file('/etc/udev/rules.d/99-dhcp-all-interfaces.rules')).toContain(
+      'SUBSYSTEM=="net", ACTION=="add", KERNEL!="lo", TAG+="systemd", ENV{SYSTEMD_WANTS}+="dhcp-interface@$name.service"\n',
+    );
     expect(r.file('/etc/default/dhcp-all-interfaces')).toContain('\nDHCP_TIMEOUT=45\n');
-    expect(r.file('/etc/dhcp/dhclient.conf')).toBe('# disabled by dhcp-all-interfaces: retry 60;\n#timeout 60;\ntimeout 45; # set by dhcp-all-interfaces\n');
+    expect(r.file('/etc/dhcp/dhclient.conf')).toBe(
+      '# disabled by dhcp-all-interfaces: retry 60;\n#timeout 60;\ntimeout 45; # set by dhcp-all-interfaces\n',
+    );
   });
 
   it('install.d refuses a bad DIB_DHCP_TIMEOUT and a non-systemd image', async () => {
@@ -616,7 +739,12 @@ describe('dhcp-all-interfaces', () => {
   it('install.d/60 drops fixed eth* stanzas, keeps others, and leaves /etc/network/interfaces sourcing interfaces.d', async () => {
     const r = await runInSandbox({
       script: `mkdir -p /etc/network/interfaces.d && cd /etc/network/interfaces.d && touch eth0 eth1.cfg 60-bootstrap-ens4\necho 'auto eth0' > /etc/network/interfaces\nbash ${hook('dhcp-all-interfaces', 'install.d/60-remove-cloud-image-interfaces')}`,
-      collect: ['/etc/network/interfaces', '/etc/network/interfaces.d/eth0', '/etc/network/interfaces.d/eth1.cfg', '/etc/network/interfaces.d/60-bootstrap-ens4'],
+      collect: [
+        '/etc/network/interfaces',
+        '/etc/network/interfaces.d/eth0',
+        '/etc/network/interfaces.d/eth1.cfg',
+        '/etc/network/interfaces.d/60-bootstrap-ens4',
+      ],
     });
     expect(r.status).toBe(0);
     expect(r.file('/etc/network/interfaces')).toBe('auto lo\niface lo inet loopback\n\nsource /etc/network/interfaces.d/*\n');
@@ -628,11 +756,14 @@ describe('dhcp-all-interfaces', () => {
 
 describe('journal-to-console, element-manifest, pip-and-virtualenv', () => {
   it('journal-to-console makes journald forward to the console', async () => {
-    const r = await runInSandbox({ script: `bash ${hook('journal-to-console', 'post-install.d/30-journal-to-console')}`, collect: ['/etc/systemd/journald.conf.d/log-to-console.conf'] });
+    const r = await runInSandbox({
+      script: `bash ${hook('journal-to-console', 'post-install.d/30-journal-to-console')}`,
+      collect: ['/etc/systemd/journald.conf.d/log-to-console.conf'],
+    });
     expect(r.file('/etc/systemd/journald.conf.d/log-to-console.conf')).toBe('[Journal]\nForwardToConsole=yes\n');
   });
 
-  it('element-manifest lists the build\'s elements one per line where manifests does, or at DIB_ELEMENT_MANIFEST_PATH', async () => {
+  it("element-manifest lists the build's elements one per line where manifests does, or at DIB_ELEMENT_MANIFEST_PATH", async () => {
     const h = hook('element-manifest', 'extra-data.d/75-inject-element-manifest');
     const mnt = fresh('mnt');
     const env = { TMP_MOUNT_PATH: mnt, IMAGE_ELEMENT: 'dib-init-system  base vm debian', DIB_MANIFEST_IMAGE_DIR: '/etc/dib-manifests' };
@@ -647,19 +778,30 @@ describe('journal-to-console, element-manifest, pip-and-virtualenv', () => {
 
   it('pip-and-virtualenv defaults to the package type, exports the pip and venv commands, and refuses the source type with the reason', async () => {
     const envFile = hook('pip-and-virtualenv', 'environment.d/51-pip-and-virtualenv-default.bash');
-    expect((await bash(`source ${envFile}; echo "$DIB_INSTALLTYPE_pip_and_virtualenv|$DIB_PYTHON_PIP|$DIB_PYTHON_VIRTUALENV"`)).stdout).toBe('package|/usr/bin/python3 -m pip|/usr/bin/python3 -m venv\n');
+    expect(
+      (await bash(`source ${envFile}; echo "$DIB_INSTALLTYPE_pip_and_virtualenv|$DIB_PYTHON_PIP|$DIB_PYTHON_VIRTUALENV"`)).stdout,
+    ).toBe('package|/usr/bin/python3 -m pip|/usr/bin/python3 -m venv\n');
     const check = hook('pip-and-virtualenv', 'root.d/01-check-pip-install-type');
     expect((await bash(`source ${envFile}; bash ${check}`)).status).toBe(0);
     const source = await bash(`source ${envFile}; bash ${check}`, { DIB_INSTALLTYPE_pip_and_virtualenv: 'source' });
     expect(source.status).toBe(1);
-    expect(source.stderr).toContain("install type 'source' is not supported: the 'source' type downloads get-pip.py and packages from PyPI, which this build cannot reach");
+    expect(source.stderr).toContain(
+      "install type 'source' is not supported: the 'source' type downloads get-pip.py and packages from PyPI, and this build cannot reach PyPI",
+    );
   });
 
-  it('pip-and-virtualenv removes root\'s pip cache unless DIB_DISABLE_PIP_CLEANUP=1', async () => {
+  it("pip-and-virtualenv removes root's pip cache unless DIB_DISABLE_PIP_CLEANUP=1", async () => {
     const h = hook('pip-and-virtualenv', 'post-install.d/89-clean-up-pip-cache');
-    const cleaned = await runInSandbox({ script: `mkdir -p /root/.cache/pip/http && touch /root/.cache/pip/http/x\nbash ${h}`, collect: ['/root/.cache/pip'] });
+    const cleaned = await runInSandbox({
+      script: `mkdir -p /root/.cache/pip/http && touch /root/.cache/pip/http/x\nbash ${h}`,
+      collect: ['/root/.cache/pip'],
+    });
     expect(cleaned.exists('/root/.cache/pip')).toBe(false);
-    const kept = await runInSandbox({ script: `mkdir -p /root/.cache/pip/http && touch /root/.cache/pip/http/x\nbash ${h}`, env: { DIB_DISABLE_PIP_CLEANUP: '1' }, collect: ['/root/.cache/pip'] });
+    const kept = await runInSandbox({
+      script: `mkdir -p /root/.cache/pip/http && touch /root/.cache/pip/http/x\nbash ${h}`,
+      env: { DIB_DISABLE_PIP_CLEANUP: '1' },
+      collect: ['/root/.cache/pip'],
+    });
     expect(kept.exists('/root/.cache/pip/http/x')).toBe(true);
   });
 });
@@ -667,7 +809,9 @@ describe('journal-to-console, element-manifest, pip-and-virtualenv', () => {
 describe('the new elements in the shipped tree', () => {
   const PHASES = /^(root|extra-data|pre-install|install|post-install|post-root|block-device|pre-finalise|finalise|cleanup)\.d$/;
   const hooksOf = (element: string) =>
-    readdirSync(join(ELEMENTS, element)).filter((d) => PHASES.test(d)).flatMap((d) => readdirSync(join(ELEMENTS, element, d)).map((h) => `${d}/${h}`));
+    readdirSync(join(ELEMENTS, element))
+      .filter((d) => PHASES.test(d))
+      .flatMap((d) => readdirSync(join(ELEMENTS, element, d)).map((h) => `${d}/${h}`));
 
   it.each(NEW_ELEMENTS)('%s resolves with element-info and has a README', async (name) => {
     const r = await runCli('element-info', [name], { ELEMENTS_PATH: '' });
@@ -677,7 +821,10 @@ describe('the new elements in the shipped tree', () => {
   });
 
   it('all of them plan together with a default Debian vm build (no duplicate hook names)', async () => {
-    const r = await runCli('element-info', ['--plan', 'vm', 'debian', ...NEW_ELEMENTS], { ELEMENTS_PATH: '', DIB_MODPROBE_BLACKLIST: 'floppy' });
+    const r = await runCli('element-info', ['--plan', 'vm', 'debian', ...NEW_ELEMENTS], {
+      ELEMENTS_PATH: '',
+      DIB_MODPROBE_BLACKLIST: 'floppy',
+    });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('98-source-repositories');
@@ -693,7 +840,10 @@ describe('the new elements in the shipped tree', () => {
         const path = join(ELEMENTS, element, h);
         expect(statSync(path).mode & 0o111, `${element}/${h} is executable`).toBe(0o111);
         expect(readFileSync(path, 'utf8').split('\n').slice(0, 4)).toEqual([
-          '#!/bin/bash', 'if [ "${DIB_DEBUG_TRACE:-0}" -gt 0 ]; then set -x; fi', 'set -eu', 'set -o pipefail',
+          '#!/bin/bash',
+          'if [ "${DIB_DEBUG_TRACE:-0}" -gt 0 ]; then set -x; fi',
+          'set -eu',
+          'set -o pipefail',
         ]);
       }
     }
@@ -703,7 +853,8 @@ describe('the new elements in the shipped tree', () => {
     for (const element of NEW_ELEMENTS) {
       const deps = join(ELEMENTS, element, 'element-deps');
       if (!existsSync(deps)) continue;
-      for (const dep of readFileSync(deps, 'utf8').split('\n').filter(Boolean)) expect(existsSync(join(ELEMENTS, dep)), `${element} -> ${dep}`).toBe(true);
+      for (const dep of readFileSync(deps, 'utf8').split('\n').filter(Boolean))
+        expect(existsSync(join(ELEMENTS, dep)), `${element} -> ${dep}`).toBe(true);
     }
   });
 });

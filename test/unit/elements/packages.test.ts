@@ -13,7 +13,8 @@ function element(yaml: string, name = 'test_element') {
   writeTree(root, { [name]: { 'package-installs.yaml': yaml } });
   return readPackageInstalls({ name, path: join(root, name) });
 }
-const installs = (yaml: string, env: Record<string, string> = {}) => (squashPackages(element(yaml), env)['install.d']?.install ?? []).map(([p]) => p);
+const installs = (yaml: string, env: Record<string, string> = {}) =>
+  (squashPackages(element(yaml), env)['install.d']?.install ?? []).map(([p]) => p);
 
 const kernelYaml = `
 linux-image-generic:
@@ -33,31 +34,54 @@ linux-generic-hwe-16.04:
 describe('upstream squash cases', () => {
   it('simple', () => expect(installs('test_package:\n')).toEqual(['test_package']));
   it('arch', () =>
-    expect(installs('test_package:\ntest_arm64_package:\n  arch: arm64\ndo_not_install:\n  not-arch: arm64\n', { ARCH: 'arm64' })).toEqual(['test_package', 'test_arm64_package']));
-  it('param_list_x86', () => expect(installs(kernelYaml, { ARCH: 'x86_64', DIB_RELEASE: 'focal', DIB_UBUNTU_KERNEL: 'linux-image-generic' })).toEqual(['linux-image-generic']));
-  it('param_list_arm64_xenial', () => expect(installs(kernelYaml, { ARCH: 'arm64', DIB_RELEASE: 'xenial', DIB_UBUNTU_KERNEL: 'linux-image-generic' })).toEqual(['linux-generic-hwe-16.04']));
-  it('param_list_arm64_focal', () => expect(installs(kernelYaml, { ARCH: 'arm64', DIB_RELEASE: 'focal', DIB_UBUNTU_KERNEL: 'linux-image-generic' })).toEqual(['linux-image-generic']));
+    expect(installs('test_package:\ntest_arm64_package:\n  arch: arm64\ndo_not_install:\n  not-arch: arm64\n', { ARCH: 'arm64' })).toEqual([
+      'test_package',
+      'test_arm64_package',
+    ]));
+  it('param_list_x86', () =>
+    expect(installs(kernelYaml, { ARCH: 'x86_64', DIB_RELEASE: 'focal', DIB_UBUNTU_KERNEL: 'linux-image-generic' })).toEqual([
+      'linux-image-generic',
+    ]));
+  it('param_list_arm64_xenial', () =>
+    expect(installs(kernelYaml, { ARCH: 'arm64', DIB_RELEASE: 'xenial', DIB_UBUNTU_KERNEL: 'linux-image-generic' })).toEqual([
+      'linux-generic-hwe-16.04',
+    ]));
+  it('param_list_arm64_focal', () =>
+    expect(installs(kernelYaml, { ARCH: 'arm64', DIB_RELEASE: 'focal', DIB_UBUNTU_KERNEL: 'linux-image-generic' })).toEqual([
+      'linux-image-generic',
+    ]));
   it('skip_when', () =>
-    expect(installs('skipped_package:\n  when: DIB_FEATURE=0\nnot_skipped_package:\n  when: DIB_FEATURE=1\nnot_equal_package:\n  when: DIB_FEATURE!=0\nnot_equal_skipped_package:\n  when: DIB_FEATURE!=1\n', { DIB_FEATURE: '1' }))
-      .toEqual(['not_skipped_package', 'not_equal_package']));
+    expect(
+      installs(
+        'skipped_package:\n  when: DIB_FEATURE=0\nnot_skipped_package:\n  when: DIB_FEATURE=1\nnot_equal_package:\n  when: DIB_FEATURE!=0\nnot_equal_skipped_package:\n  when: DIB_FEATURE!=1\n',
+        { DIB_FEATURE: '1' },
+      ),
+    ).toEqual(['not_skipped_package', 'not_equal_package']));
   it('skip_when_list', () =>
     expect(installs('p1:\n  when: [A=1, B=1, C=1]\np2:\n  when: [A=1, B=0, C=1]\n', { A: '1', B: '1', C: '1' })).toEqual(['p1']));
   it('install overrides uninstall (install first)', () => {
     const entries = [...element('test_package:\n', 'element1'), ...element("test_package:\n  build-only: 'true'\n", 'element2')];
     const s = squashPackages(entries, {})['install.d'];
-    expect(s.install).toEqual([['test_package', 'element1'], ['test_package', 'element2']]);
+    expect(s.install).toEqual([
+      ['test_package', 'element1'],
+      ['test_package', 'element2'],
+    ]);
     expect(s.uninstall).toEqual([]);
   });
   it('install overrides uninstall (uninstall first)', () => {
     const entries = [...element("test_package:\n  build-only: 'true'\n", 'element1'), ...element('test_package:\n', 'element2')];
     const s = squashPackages(entries, {})['install.d'];
-    expect(s.install).toEqual([['test_package', 'element1'], ['test_package', 'element2']]);
+    expect(s.install).toEqual([
+      ['test_package', 'element1'],
+      ['test_package', 'element2'],
+    ]);
     expect(s.uninstall).toEqual([]);
   });
 });
 
 describe('DIB bugs fixed', () => {
-  it('uninstall: false does not uninstall', () => expect(squashPackages(element('p:\n  uninstall: false\n'), {})['install.d'].uninstall).toEqual([]));
+  it('uninstall: false does not uninstall', () =>
+    expect(squashPackages(element('p:\n  uninstall: false\n'), {})['install.d'].uninstall).toEqual([]));
   it('arch lists are trimmed', () => expect(installs('p:\n  arch: "ppc64, ppc64le"\n', { ARCH: 'ppc64le' })).toEqual(['p']));
   it('when on an unset variable compares with the empty string', () => expect(installs('p:\n  when: NOT_SET != 1\n')).toEqual(['p']));
   it('an empty file installs nothing', () => expect(element('')).toEqual([]));

@@ -38,7 +38,10 @@ afterAll(() => dir.remove());
 
 const resolve = (list: string[], opts: { defaultOsElement?: string } = {}) =>
   selectElements(list, { elementsPath: path, builtinDir: null, defaultOsElement: opts.defaultOsElement });
-const names = (list: string[]) => resolve(list).elements.map((e) => e.name).sort();
+const names = (list: string[]) =>
+  resolve(list)
+    .elements.map((e) => e.name)
+    .sort();
 
 function errorOf(fn: () => unknown): UsageError | ValidationErrors {
   try {
@@ -79,7 +82,8 @@ describe('upstream test_elementdeps cases', () => {
     expect(kinds(e)).toEqual(['already-provided']);
     expect(e.message).toContain("virtual : already provided by ['provides_virtual']");
   });
-  it('provide_virtual_ordering', () => expect(names(['requires_new_virtual', 'provides_new_virtual'])).toEqual(['provides_new_virtual', 'requires_new_virtual']));
+  it('provide_virtual_ordering', () =>
+    expect(names(['requires_new_virtual', 'provides_new_virtual'])).toEqual(['provides_new_virtual', 'requires_new_virtual']));
   it('elements_provide_same names both', () => {
     const e = errorOf(() => resolve(['provides_virtual', 'also_provides_virtual', 'foo']));
     expect(kinds(e)).toEqual(['already-provided']);
@@ -106,8 +110,10 @@ describe('upstream test_elementdeps cases', () => {
 describe('extra cases from the reference', () => {
   it('a real element is used when nothing provides its name', () =>
     expect(names(['requires_virtual'])).toEqual(['extra_dependency', 'requires_virtual', 'virtual']));
-  it('a virtual name nobody provides is missing', () => expect(errorOf(() => resolve(['requires_new_virtual'])).message).toContain("Element 'new_virtual' not found"));
-  it('requires_virtual + provides_virtual', () => expect(names(['requires_virtual', 'provides_virtual'])).toEqual(['provides_virtual', 'requires_virtual']));
+  it('a virtual name nobody provides is missing', () =>
+    expect(errorOf(() => resolve(['requires_new_virtual'])).message).toContain("Element 'new_virtual' not found"));
+  it('requires_virtual + provides_virtual', () =>
+    expect(names(['requires_virtual', 'provides_virtual'])).toEqual(['provides_virtual', 'requires_virtual']));
   it('a provider at the same level as the virtual name is honoured regardless of order (DIB: hash-order dependent)', () => {
     for (let i = 0; i < 5; i++) expect(names(['unordered'])).toEqual(['foo', 'unordered', 'unordered-provider']);
   });
@@ -139,7 +145,9 @@ describe('order, defaults and bad input', () => {
   it('records who pulled each element in', () => {
     const r = resolve(['requires-requires-foo']);
     expect(Object.fromEntries(r.elements.map((e) => [e.name, e.pulledBy]))).toEqual({
-      'requires-requires-foo': '(command line)', 'requires-foo': 'requires-requires-foo', foo: 'requires-foo',
+      'requires-requires-foo': '(command line)',
+      'requires-foo': 'requires-requires-foo',
+      foo: 'requires-foo',
     });
   });
   it('adds the default OS element with a warning when nothing provides one', () => {
@@ -149,7 +157,8 @@ describe('order, defaults and bad input', () => {
     expect(r.warnings.join('\n')).toContain("adding the default 'foo'");
   });
   it('rejects element names that are paths or contain control characters', () => {
-    for (const bad of ['../foo', 'a/b', '..', 'x\u0001y', 'two words']) expect(kinds(errorOf(() => resolve([bad, 'foo'])))).toEqual(['invalid-element-name']);
+    for (const bad of ['../foo', 'a/b', '..', 'x\u0001y', 'two words'])
+      expect(kinds(errorOf(() => resolve([bad, 'foo'])))).toEqual(['invalid-element-name']);
   });
   it('rejects empty ELEMENTS_PATH entries, naming the position', () => {
     const e = errorOf(() => selectElements(['foo'], { elementsPath: `${elements}::${override}`, builtinDir: null }));
