@@ -1,6 +1,7 @@
 // `element-info`: DIB-compatible element expansion, plus --json and --plan.
 import yargs from 'yargs';
 import { UsageError } from '../core/errors.js';
+import { shellQuote } from '../core/text.js';
 import type { Logger } from '../core/log.js';
 import type { PreparedBuild } from '../build/prepare.js';
 import { type FlagValues, makeConfig } from '../config/settings.js';
@@ -66,18 +67,14 @@ export async function renderEnv(selection: ElementSelection): Promise<string> {
   const yamlText = stringify(yamlMap, { lineWidth: 0 });
   const array = selection.elements.map((e) => `[${e.name}]=${e.path} `).join('');
   return [
-    `export IMAGE_ELEMENT=${shellSingle(names.join(' '))}`,
-    `export IMAGE_ELEMENT_YAML=${shellSingle(yamlText)}`,
+    `export IMAGE_ELEMENT=${shellQuote(names.join(' '), { always: true })}`,
+    `export IMAGE_ELEMENT_YAML=${shellQuote(yamlText, { always: true })}`,
     'function get_image_element_array {',
     `  echo "${array}"`,
     '};',
     'export -f get_image_element_array;',
     '',
   ].join('\n');
-}
-
-function shellSingle(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export function selectionToJson(selection: ElementSelection) {

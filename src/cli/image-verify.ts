@@ -1,15 +1,13 @@
 // `image-verify IMAGE`: check an image offline, boot it with a config drive or NoCloud seed, check it over ssh.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { UsageError, throwIfProblems } from '../core/errors.js';
-import { Runner, baseEnvironment } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
-import { installSignalHandlers } from '../core/signals.js';
 import { packageForTool, whichTool } from '../core/tools.js';
 import { loadElementIndex } from '../elements/search-path.js';
-import { renderJunit } from '../verify/junit.js';
-import { type VerifyOptions, verifyImage } from '../verify/verify.js';
+import { verifyAndReport } from '../verify/report.js';
+import type { VerifyOptions } from '../verify/verify.js';
 
 export async function runImageVerify(argv: string[], log: Logger): Promise<number> {
   const args = await yargs(argv)
@@ -72,26 +70,4 @@ export async function runImageVerify(argv: string[], log: Logger): Promise<numbe
     only,
   };
   return verifyAndReport(options, log, args.junit);
-}
-
-/** Shared by image-verify and disk-image-create --verify. Exit 0 when every check passed, else 1. */
-export async function verifyAndReport(options: VerifyOptions, log: Logger, junit?: string): Promise<number> {
-  const guard = installSignalHandlers(log);
-  const runner = new Runner(log, guard.signal, baseEnvironment());
-  try {
-    const report = await verifyImage(options, log, runner);
-    const w = (s: string) => process.stdout.write(`${s}\n`);
-    w(`image-verify ${options.image}${report.bootSeconds !== undefined ? ` (ssh answered after ${report.bootSeconds.toFixed(0)}s)` : ''}`);
-    for (const r of report.results) {
-      w(`  ${r.ok ? 'PASS' : 'FAIL'}  ${r.group.padEnd(7)} ${r.name}`);
-      if (!r.ok) for (const line of r.detail.split('\n').slice(0, 8)) w(`          ${line}`);
-    }
-    const failed = report.results.filter((r) => !r.ok).length;
-    w(`${report.results.length - failed} passed, ${failed} failed`);
-    if (junit) writeFileSync(junit, renderJunit(options.image, report.results));
-    if (guard.received) return 130;
-    return failed ? 1 : 0;
-  } finally {
-    guard.dispose();
-  }
 }

@@ -2,7 +2,7 @@
 import { execa } from 'execa';
 import { BuildError } from './errors.js';
 import type { Logger } from './log.js';
-import { shellQuote } from './log.js';
+import { shellQuote } from './text.js';
 import { packageForTool, withSbin } from './tools.js';
 
 export interface RunOptions {
@@ -38,7 +38,7 @@ export class CommandError extends BuildError {
     readonly tail: string[],
     signal?: string,
   ) {
-    super(`command failed (${signal ? `killed by ${signal}` : `exit ${status}`}): ${argv.map(shellQuote).join(' ')}`, {
+    super(`command failed (${signal ? `killed by ${signal}` : `exit ${status}`}): ${argv.map((a) => shellQuote(a)).join(' ')}`, {
       details: tail.length ? ['last output:', ...tail.map((l) => `  ${l}`)] : [],
     });
   }

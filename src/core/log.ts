@@ -1,4 +1,5 @@
 // One event stream (steps, hooks, commands, warnings) with a human and an NDJSON renderer.
+import { shellQuote } from './text.js';
 import { appendFileSync, openSync, closeSync, writeSync } from 'node:fs';
 
 export type LogEvent =
@@ -145,7 +146,7 @@ export class HumanSink implements LogSink {
       case 'output':
         return `    [${e.label}] ${e.line}`;
       case 'command':
-        return paint('2', `  + ${e.argv.map(shellQuote).join(' ')}`);
+        return paint('2', `  + ${e.argv.map((a) => shellQuote(a)).join(' ')}`);
       case 'result':
       case 'notice':
       case 'break':
@@ -195,11 +196,6 @@ export function fileLineWriter(path: string): (line: string) => void {
 
 export function stderrLineWriter(line: string): void {
   process.stderr.write(line + '\n');
-}
-
-export function shellQuote(arg: string): string {
-  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(arg)) return arg;
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 /** Whether colour is appropriate on stderr. */

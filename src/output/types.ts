@@ -15,74 +15,32 @@ export interface OutputType {
   qemuFormat?: string;
   /** Host tools the writer runs. */
   tools: string[];
-  /** Glance's disk_format and container_format for this file. */
-  glance: { diskFormat: string; containerFormat: string };
+  /** Glance's disk_format and container_format for this file (absent: Glance does not take it). */
+  glance?: { diskFormat: string; containerFormat: string };
 }
 
+/** A disk converted by qemu-img to `format` (its Glance disk_format too, where Glance knows it). */
+const qemuImg = (format: string, glanceDiskFormat: string | undefined): OutputType => ({
+  name: format,
+  extension: format,
+  writer: 'qemu-img',
+  source: 'disk',
+  qemuFormat: format,
+  tools: ['qemu-img'],
+  glance: glanceDiskFormat ? { diskFormat: glanceDiskFormat, containerFormat: 'bare' } : undefined,
+});
+
 export const OUTPUT_TYPES: readonly OutputType[] = [
-  {
-    name: 'qcow2',
-    extension: 'qcow2',
-    writer: 'qemu-img',
-    source: 'disk',
-    qemuFormat: 'qcow2',
-    tools: ['qemu-img'],
-    glance: { diskFormat: 'qcow2', containerFormat: 'bare' },
-  },
+  qemuImg('qcow2', 'qcow2'),
   { name: 'raw', extension: 'raw', writer: 'copy', source: 'disk', tools: ['cp'], glance: { diskFormat: 'raw', containerFormat: 'bare' } },
-  {
-    name: 'vmdk',
-    extension: 'vmdk',
-    writer: 'qemu-img',
-    source: 'disk',
-    qemuFormat: 'vmdk',
-    tools: ['qemu-img'],
-    glance: { diskFormat: 'vmdk', containerFormat: 'bare' },
-  },
-  {
-    name: 'vdi',
-    extension: 'vdi',
-    writer: 'qemu-img',
-    source: 'disk',
-    qemuFormat: 'vdi',
-    tools: ['qemu-img'],
-    glance: { diskFormat: 'vdi', containerFormat: 'bare' },
-  },
-  {
-    name: 'vhdx',
-    extension: 'vhdx',
-    writer: 'qemu-img',
-    source: 'disk',
-    qemuFormat: 'vhdx',
-    tools: ['qemu-img'],
-    glance: { diskFormat: 'vhdx', containerFormat: 'bare' },
-  },
-  {
-    name: 'qed',
-    extension: 'qed',
-    writer: 'qemu-img',
-    source: 'disk',
-    qemuFormat: 'qed',
-    tools: ['qemu-img'],
-    glance: { diskFormat: 'qed', containerFormat: 'bare' },
-  },
-  { name: 'tar', extension: 'tar', writer: 'tar', source: 'tree', tools: ['tar'], glance: { diskFormat: 'raw', containerFormat: 'bare' } },
-  {
-    name: 'tgz',
-    extension: 'tgz',
-    writer: 'tar',
-    source: 'tree',
-    tools: ['tar', 'gzip'],
-    glance: { diskFormat: 'raw', containerFormat: 'bare' },
-  },
-  {
-    name: 'squashfs',
-    extension: 'squash',
-    writer: 'squashfs',
-    source: 'tree',
-    tools: ['mksquashfs'],
-    glance: { diskFormat: 'raw', containerFormat: 'bare' },
-  },
+  qemuImg('vmdk', 'vmdk'),
+  qemuImg('vdi', 'vdi'),
+  qemuImg('vhdx', 'vhdx'),
+  qemuImg('qed', undefined), // not a Glance disk format
+  // Trees are no Glance images (a tarball is only a container in Glance's sense for docker/ova).
+  { name: 'tar', extension: 'tar', writer: 'tar', source: 'tree', tools: ['tar'] },
+  { name: 'tgz', extension: 'tgz', writer: 'tar', source: 'tree', tools: ['tar', 'gzip'] },
+  { name: 'squashfs', extension: 'squash', writer: 'squashfs', source: 'tree', tools: ['mksquashfs'] },
 ];
 
 export const OUTPUT_TYPE_NAMES = OUTPUT_TYPES.map((t) => t.name);

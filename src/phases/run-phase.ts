@@ -128,14 +128,7 @@ export function hooksToRun(ctx: BuildContext, phase: Phase): PlannedHook[] {
   const known = new Set([...planned.hooks.map((h) => h.name), ...planned.ignored.map((i) => i.entry.name)]);
   const runs = planned.hooks.filter((h) => {
     if (present.has(h.name)) return true;
-    ctx.log.emit({
-      type: 'plan-amendment',
-      phase: phase.name,
-      change: 'removed',
-      name: h.name,
-      element: h.element,
-      reason: 'an earlier phase removed it from the hooks tree',
-    });
+    amend(ctx, phase, 'removed', h.name, h.element, 'an earlier phase removed it from the hooks tree');
     return false;
   });
   const fromDir = [...present]
@@ -146,7 +139,7 @@ export function hooksToRun(ctx: BuildContext, phase: Phase): PlannedHook[] {
     const reason = /-install\//.test(linkTarget(ctx, phase, h.name) ?? '')
       ? 'install type chosen by an environment.d variable'
       : 'created in the hooks tree by an earlier phase';
-    ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change: 'added', name: h.name, element: h.element, reason });
+    amend(ctx, phase, 'added', h.name, h.element, reason);
   }
   return [...runs, ...added].sort((a, b) => compareRunParts(a.name, b.name));
 }
@@ -167,26 +160,15 @@ function amendEnvironmentFiles(ctx: BuildContext, phase: Phase): void {
   const added = selected.filter((n) => !known.has(n));
   const removed = ctx.environmentFiles.filter((n) => !selected.includes(n));
   if (!added.length && !removed.length) return;
-  for (const name of added)
-    ctx.log.emit({
-      type: 'plan-amendment',
-      phase: phase.name,
-      change: 'added',
-      name: `environment.d/${name}`,
-      element: '(generated)',
-      reason: 'created by an earlier phase',
-    });
-  for (const name of removed)
-    ctx.log.emit({
-      type: 'plan-amendment',
-      phase: phase.name,
-      change: 'removed',
-      name: `environment.d/${name}`,
-      element: '',
-      reason: 'removed by an earlier phase',
-    });
+  for (const name of added) amend(ctx, phase, 'added', `environment.d/${name}`, '(generated)', 'created by an earlier phase');
+  for (const name of removed) amend(ctx, phase, 'removed', `environment.d/${name}`, '', 'removed by an earlier phase');
   ctx.environmentFiles = selected;
   writeEnvironmentList(ctx.hooksDir, selected);
+}
+
+/** Record a difference between the plan and what runs: an event, rendered as a log line. */
+function amend(ctx: BuildContext, phase: Phase, change: 'added' | 'removed', name: string, element: string, reason: string): void {
+  ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change, name, element, reason });
 }
 
 /** The element of a file found in the tree: the planned owner of the directory a link points into. */

@@ -125,7 +125,7 @@ describe('resolver compared with upstream DIB over its own elements tree', () =>
     t.remove();
   });
 
-  it('documented difference: naming an OS element twice is not an error here (DIB quirk 32)', () => {
+  it('documented difference (README, How elements are resolved): naming an OS element twice is not an error here', () => {
     const [r] = dib([['debian-minimal', 'debian-minimal']], DIB_ELEMENTS, '0');
     expect(r).toEqual({ error: 'already-provided' });
     expect('ok' in ours(['debian-minimal', 'debian-minimal'], DIB_ELEMENTS)).toBe(true);

@@ -117,7 +117,8 @@ describe('extra cases from the reference', () => {
   it('a provider at the same level as the virtual name is honoured regardless of order (DIB: hash-order dependent)', () => {
     for (let i = 0; i < 5; i++) expect(names(['unordered'])).toEqual(['foo', 'unordered', 'unordered-provider']);
   });
-  it('listing an element twice is not an error (DIB quirk 32 fixed)', () => expect(names(['foo', 'foo'])).toEqual(['foo']));
+  it('listing an element twice is not an error (DIB fails with "already provided" for a repeated OS element)', () =>
+    expect(names(['foo', 'foo'])).toEqual(['foo']));
   it('requires-foo twice with foo', () => expect(names(['requires-foo', 'requires-foo', 'foo'])).toEqual(['foo', 'requires-foo']));
   it('element-deps has no comments; the hint says so', () => {
     const e = errorOf(() => resolve(['comment-deps', 'foo']));
