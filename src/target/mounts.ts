@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuildError } from '../core/errors.js';
 import { NEVER_ABORT, type Runner } from '../core/exec.js';
-import { isMountPoint, mountsBelow } from '../core/mountinfo.js';
 import type { Resources } from '../core/resources.js';
 import { retry } from '../core/retry.js';
 
@@ -39,7 +38,7 @@ export async function bindHooks(runner: Runner, hooksDir: string, root: string, 
   if (existsSync(target)) throw new BuildError(`${target} already exists in the image`, { hint: 'an element left /tmp/in_target.d behind; remove it in the hook that created it' });
   mkdirSync(target);
   resources.defer(`remove ${target}`, () => {
-    if (existsSync(target) && !isMountPoint(target)) rmdirSync(target);
+    if (existsSync(target) && !runner.host.isMountPoint(target)) rmdirSync(target);
   });
   await mountOwned(runner, ['mount', '--bind', hooksDir], target, resources);
   await runner.run(['mount', '-o', 'remount,bind,ro', target]);
@@ -53,20 +52,20 @@ export async function unmountTree(runner: Runner, path: string): Promise<void> {
       async () => {
         // Deepest first (mountsBelow's order); a busy one fails this attempt, the others still go.
         let failed: unknown;
-        for (const m of mountsBelow(path)) {
+        for (const m of runner.host.mountsBelow(path)) {
           try {
             await runner.run(['umount', m.mountPoint], { signal: NEVER_ABORT });
           } catch (error) {
             failed ??= error;
           }
         }
-        if (failed !== undefined || mountsBelow(path).length) throw failed ?? new BuildError(`mounts remain below ${path}`);
+        if (failed !== undefined || runner.host.mountsBelow(path).length) throw failed ?? new BuildError(`mounts remain below ${path}`);
       },
       { attempts: 10, delayMs: 500 },
     );
   } catch (error) {
     // Last resort: detach lazily so nothing stays reachable below the work directory.
-    for (const m of mountsBelow(path)) await runner.run(['umount', '-l', m.mountPoint], { okStatus: [0, 32], signal: NEVER_ABORT });
-    if (mountsBelow(path).length) throw new BuildError(`could not unmount ${path}: ${(error as Error).message}`);
+    for (const m of runner.host.mountsBelow(path)) await runner.run(['umount', '-l', m.mountPoint], { okStatus: [0, 32], signal: NEVER_ABORT });
+    if (runner.host.mountsBelow(path).length) throw new BuildError(`could not unmount ${path}: ${(error as Error).message}`);
   }
 }
