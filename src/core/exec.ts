@@ -1,6 +1,7 @@
 // The one process runner: argv arrays only, stdin ignored, allowlisted environment, streamed output.
 import { execa } from 'execa';
 import { BuildError } from './errors.js';
+import { HOST, type HostView } from './host-view.js';
 import type { Logger } from './log.js';
 import { shellQuote } from './text.js';
 import { packageForTool, withSbin } from './tools.js';
@@ -99,6 +100,8 @@ export class Runner {
     private readonly log: Logger,
     private readonly signal?: AbortSignal,
     private readonly defaultEnv: Record<string, string> = baseEnvironment(),
+    /** Where the kernel state the commands change is read (devices, mounts); unit tests pass a fake tree. */
+    readonly host: HostView = HOST,
   ) {}
 
   /** Run a command; throws CommandError on a status not in `okStatus` (default [0]). */

@@ -25,15 +25,15 @@ export function readMounts(file = '/proc/self/mountinfo'): MountEntry[] {
 }
 
 /** Mounts at `path` or below it, deepest first (the order to unmount them in). */
-export function mountsBelow(path: string, includeSelf = true): MountEntry[] {
+export function mountsBelow(path: string, includeSelf = true, mountinfo?: string): MountEntry[] {
   const base = resolve(path);
   const prefix = base.endsWith('/') ? base : `${base}/`;
-  return readMounts()
+  return readMounts(mountinfo)
     .filter((m) => (includeSelf && m.mountPoint === base) || m.mountPoint.startsWith(prefix))
     .sort((a, b) => b.mountPoint.length - a.mountPoint.length || (a.mountPoint < b.mountPoint ? 1 : -1));
 }
 
-export function isMountPoint(path: string): boolean {
+export function isMountPoint(path: string, mountinfo?: string): boolean {
   const base = resolve(path);
-  return readMounts().some((m) => m.mountPoint === base);
+  return readMounts(mountinfo).some((m) => m.mountPoint === base);
 }

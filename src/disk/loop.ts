@@ -1,9 +1,9 @@
 // Loop devices and partition nodes: attach with losetup, map partitions with partx when the kernel shows none.
-import { existsSync, readFileSync } from 'node:fs';
 import { BuildError } from '../core/errors.js';
 import { NEVER_ABORT, type Runner } from '../core/exec.js';
 import type { Resources } from '../core/resources.js';
-import { poll, retry } from '../core/retry.js';
+import { HOST, type HostView } from '../core/host-view.js';
+import { poll, retry, type RetryPolicy } from '../core/retry.js';
 
 export interface AttachOptions {
   sectorSize?: number;
@@ -29,16 +29,16 @@ export async function attachLoop(runner: Runner, file: string, resources: Resour
   return device;
 }
 
+/** How long a busy loop device is waited for (about 13 s in all). */
+export const DETACH_RETRY: RetryPolicy = { attempts: 10, delayMs: 300, backoffMs: 300 };
+
 /** Detach, retrying while the device is busy; only if it is still backed by `file` (never someone else's). */
-export async function detachLoop(runner: Runner, device: string, file: string): Promise<void> {
-  await retry(
-    async () => {
-      const backing = loopBackingFile(device);
-      if (backing === undefined || backing.replace(/ \(deleted\)$/, '') !== file) return;
-      await runner.run(['losetup', '-d', device], { signal: NEVER_ABORT });
-    },
-    { attempts: 10, delayMs: 300, backoffMs: 300 },
-  );
+export async function detachLoop(runner: Runner, device: string, file: string, policy: RetryPolicy = DETACH_RETRY): Promise<void> {
+  await retry(async () => {
+    const backing = loopBackingFile(device, runner.host);
+    if (backing === undefined || backing.replace(/ \(deleted\)$/, '') !== file) return;
+    await runner.run(['losetup', '-d', device], { signal: NEVER_ABORT });
+  }, policy);
 }
 
 /** Loop devices currently backed by `file` (losetup -j). */
@@ -50,13 +50,8 @@ export async function loopsBackedBy(runner: Runner, file: string): Promise<strin
     .filter((l) => /^\/dev\/loop\d+$/.test(l));
 }
 
-export function loopBackingFile(device: string): string | undefined {
-  const name = device.replace('/dev/', '');
-  try {
-    return readFileSync(`/sys/block/${name}/loop/backing_file`, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
+export function loopBackingFile(device: string, host: HostView = HOST): string | undefined {
+  return host.read(`/sys/block/${device.replace('/dev/', '')}/loop/backing_file`)?.trim();
 }
 
 /**
@@ -65,9 +60,9 @@ export function loopBackingFile(device: string): string | undefined {
  */
 export async function mapPartitions(runner: Runner, device: string, numbers: number[], resources: Resources): Promise<Map<number, string>> {
   const nodes = new Map(numbers.map((n) => [n, `${device}p${n}`]));
-  const missing = () => [...nodes.values()].filter((p) => !existsSync(p));
+  const missing = () => [...nodes.values()].filter((p) => !runner.host.exists(p));
   await resources.acquire(
-    { kind: 'partitions', file: loopBackingFile(device) ?? device },
+    { kind: 'partitions', file: loopBackingFile(device, runner.host) ?? device },
     async () => {
       if (missing().length) await runner.run(['partx', '-a', device], { okStatus: [0, 1] });
     },
@@ -85,16 +80,9 @@ export async function mapPartitions(runner: Runner, device: string, numbers: num
 
 export async function unmapPartitions(runner: Runner, device: string): Promise<void> {
   const name = device.replace('/dev/', '');
-  if (!existsSync(`/sys/block/${name}`)) return;
-  const hasParts = () => {
-    try {
-      return readFileSync(`/proc/partitions`, 'utf8')
-        .split('\n')
-        .some((l) => l.trim().split(/\s+/)[3]?.startsWith(`${name}p`));
-    } catch {
-      return false;
-    }
-  };
+  if (!runner.host.exists(`/sys/block/${name}`)) return;
+  const hasParts = () =>
+    (runner.host.read('/proc/partitions') ?? '').split('\n').some((l) => l.trim().split(/\s+/)[3]?.startsWith(`${name}p`));
   await retry(
     async () => {
       if (!hasParts()) return;

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuildError } from '../core/errors.js';
 import { NEVER_ABORT, type Runner } from '../core/exec.js';
-import { isMountPoint, mountsBelow } from '../core/mountinfo.js';
 import type { Resources } from '../core/resources.js';
 import { retry } from '../core/retry.js';
 
@@ -42,7 +41,7 @@ export async function bindHooks(runner: Runner, hooksDir: string, root: string, 
     });
   mkdirSync(target);
   resources.defer(`remove ${target}`, () => {
-    if (existsSync(target) && !isMountPoint(target)) rmdirSync(target);
+    if (existsSync(target) && !runner.host.isMountPoint(target)) rmdirSync(target);
   });
   await mountOwned(runner, ['mount', '--bind', hooksDir], target, resources);
   await runner.run(['mount', '-o', 'remount,bind,ro', target]);
@@ -56,7 +55,7 @@ export async function unmountTree(runner: Runner, path: string): Promise<void> {
       async () => {
         // Deepest first (mountsBelow's order); a busy one fails this attempt, the others still go.
         let failed: unknown;
-        for (const m of mountsBelow(path)) {
+        for (const m of runner.host.mountsBelow(path)) {
           try {
             await runner.run(['umount', m.mountPoint], { signal: NEVER_ABORT });
           } catch (error) {
@@ -64,13 +63,14 @@ export async function unmountTree(runner: Runner, path: string): Promise<void> {
           }
         }
         if (failed !== undefined) throw failed instanceof Error ? failed : new BuildError(`umount failed below ${path}`);
-        if (mountsBelow(path).length) throw new BuildError(`mounts remain below ${path}`);
+        if (runner.host.mountsBelow(path).length) throw new BuildError(`mounts remain below ${path}`);
       },
       { attempts: 10, delayMs: 500 },
     );
   } catch (error) {
     // Last resort: detach lazily so nothing stays reachable below the work directory.
-    for (const m of mountsBelow(path)) await runner.run(['umount', '-l', m.mountPoint], { okStatus: [0, 32], signal: NEVER_ABORT });
-    if (mountsBelow(path).length) throw new BuildError(`could not unmount ${path}: ${(error as Error).message}`);
+    for (const m of runner.host.mountsBelow(path))
+      await runner.run(['umount', '-l', m.mountPoint], { okStatus: [0, 32], signal: NEVER_ABORT });
+    if (runner.host.mountsBelow(path).length) throw new BuildError(`could not unmount ${path}: ${(error as Error).message}`);
   }
 }
