@@ -25,6 +25,8 @@ export class BuildContext {
   /** Variables exported to hooks; the pipeline adds to it as the build proceeds. */
   readonly env: Record<string, string>;
   workDir = '';
+  /** Secret values: the plan's, plus those environment.d exports (redacted, scanned for). */
+  readonly secrets: string[];
   /** environment.d file names in sourcing order: the plan's, plus recorded amendments. */
   environmentFiles: string[];
   private owned?: Resources;
@@ -36,6 +38,7 @@ export class BuildContext {
     readonly signal: AbortSignal,
   ) {
     this.env = { ...prepared.hookEnv };
+    this.secrets = [...prepared.secrets];
     this.environmentFiles = prepared.plan.environmentFiles.map((f) => f.name);
   }
 

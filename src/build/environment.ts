@@ -3,13 +3,7 @@ import { stringify } from 'yaml';
 import { type BuildConfig, SETTINGS, exportedValue } from '../config/settings.js';
 import { baseEnvironment } from '../core/exec.js';
 import type { ResolvedElement } from '../elements/resolve.js';
-
-/** Names whose values are secrets: never logged, never written to manifests. */
-export const SECRET_NAME = /PASSWORD|PASSWD|TOKEN|SECRET|KEY|CREDENTIAL/i;
-
-export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name) && !/^DIB_(DEV_USER_AUTHORIZED_KEYS|ADD_APT_KEYS|APT_KEYRING)$/.test(name);
-}
+import type { SecretPolicy } from './secrets.js';
 
 export interface HookEnvironmentInput {
   config: BuildConfig;
@@ -18,8 +12,8 @@ export interface HookEnvironmentInput {
   argv: string[];
   callerEnv: NodeJS.ProcessEnv;
   extra: Record<string, string>;
-  /** Variables elements declare secret (environment-secrets files). */
-  secretNames?: string[];
+  /** Which variables are secret (masked in DIB_ENV, which the manifests element writes into the image). */
+  secrets: SecretPolicy;
 }
 
 export function hookEnvironment(input: HookEnvironmentInput): Record<string, string> {
@@ -49,9 +43,7 @@ export function hookEnvironment(input: HookEnvironmentInput): Record<string, str
   env.DIB_ENV = Object.keys(env)
     .filter((k) => k.startsWith('DIB_') && k !== 'DIB_ENV')
     .sort()
-    .map(
-      (k) => `declare -x ${k}="${isSecretName(k) || (input.secretNames ?? []).includes(k) ? '***' : env[k].replace(/["\\$`]/g, '\\$&')}"`,
-    )
+    .map((k) => `declare -x ${k}="${input.secrets.isSecret(k) ? '***' : env[k].replace(/["\\$`]/g, '\\$&')}"`)
     .join('\n');
   return env;
 }

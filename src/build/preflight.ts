@@ -1,6 +1,6 @@
 // Host checks made before anything is created: root, host tools (with their Debian package), the
 // output path, the Debian mirror, and the layout against --image-size. All problems at once (exit 2).
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { type Stats, accessSync, constants, existsSync, lstatSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UsageError, throwIfProblems } from '../core/errors.js';
 import { packageForTool, whichTool } from '../core/tools.js';
@@ -51,6 +51,31 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
   if (config.verify && !prepared.outputs.some((o) => o.type.name === 'qcow2' || o.type.name === 'raw')) {
     problems.push(new UsageError('usage', '--verify needs a qcow2 or raw output', { hint: 'add qcow2 or raw to -t' }));
   }
+  for (const [what, dir] of [['TMP_DIR', config.tmpDir]] as const) {
+    const st = lstatOrUndefined(dir);
+    if (!st)
+      problems.push(
+        new UsageError('invalid-setting', `${what} ${dir} does not exist`, {
+          hint: `create it (mkdir -p ${dir}) or set ${what} to an existing directory`,
+        }),
+      );
+    else if (!st.isDirectory())
+      problems.push(new UsageError('invalid-setting', `${what} ${dir} is not a directory`, { hint: `set ${what} to a directory` }));
+  }
+  const cache = existingAncestor(config.imageCache);
+  if (cache.path !== config.imageCache && !cache.isDirectory) {
+    problems.push(
+      new UsageError('invalid-setting', `DIB_IMAGE_CACHE ${config.imageCache} cannot be created: ${cache.path} is not a directory`, {
+        hint: 'set --image-cache to a directory',
+      }),
+    );
+  } else if (cache.path === config.imageCache && !cache.isDirectory) {
+    problems.push(
+      new UsageError('invalid-setting', `DIB_IMAGE_CACHE ${config.imageCache} is not a directory`, {
+        hint: 'set --image-cache to a directory',
+      }),
+    );
+  }
   const mirror = prepared.mirrors.mirror ?? env.DIB_DISTRIBUTION_MIRROR ?? env.DIB_DEBIAN_DISTRIBUTION_MIRROR;
   if (elements.includes('debootstrap') && !mirror) {
     problems.push(
@@ -60,4 +85,23 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
     );
   }
   throwIfProblems(problems);
+}
+
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The deepest existing directory on the way to `path` (where mkdir -p would start). */
+function existingAncestor(path: string): { path: string; isDirectory: boolean } {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      return { path: p, isDirectory: statSync(p).isDirectory() };
+    } catch {
+      if (p === dirname(p)) return { path: p, isDirectory: false };
+    }
+  }
 }

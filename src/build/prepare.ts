@@ -10,7 +10,8 @@ import { type BuildPlan, buildElementList, defaultBlockDeviceFor, planBuild, sel
 import { whichTool } from '../core/tools.js';
 import { type OutputType, outputPath, outputType } from '../output/types.js';
 import { hookEnvironment } from './environment.js';
-import { declaredSecretNames, secretValuesOf } from './secrets.js';
+import { throwIfProblems } from '../core/errors.js';
+import { SecretPolicy } from './secrets.js';
 
 export interface PlannedOutput {
   type: OutputType;
@@ -28,8 +29,9 @@ export interface PreparedBuild {
   outputs: PlannedOutput[];
   /** The variables every hook sees (before environment.d), in a stable order. */
   hookEnv: Record<string, string>;
-  /** Values redacted from every sink and scanned for in the image. */
+  /** Values redacted from every sink and scanned for in the image (environment.d adds more at run time). */
   secrets: string[];
+  secretPolicy: SecretPolicy;
   mirrors: HostMirrors;
 }
 
@@ -61,7 +63,7 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
   const python = options.env.DIB_PYTHON_EXEC || whichTool('python3', '/usr/bin:/bin');
   if (python) extra.DIB_PYTHON_EXEC = python;
   const elementsPath = selection.index.entries.join(':');
-  const secretNames = declaredSecretNames(selection.elements);
+  const secretPolicy = SecretPolicy.forElements(selection.elements, config.notSecrets);
   const hookEnv = hookEnvironment({
     config,
     elements: selection.elements,
@@ -69,8 +71,9 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
     argv: options.argv,
     callerEnv: options.env,
     extra,
-    secretNames,
+    secrets: secretPolicy,
   });
+  throwIfProblems(secretPolicy.weakValueProblems(hookEnv, 'from the environment'));
   const plan = planBuild(selection, { env: hookEnv, runPartsRegex: config.runPartsRegex, installType: config.installType });
   const rootMkfsOptions = [
     config.fsType === 'ext4' ? `-i 4096 -J size=${config.mkfsJournalSize}` : '',
@@ -90,5 +93,16 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
     imageSizeBytes: requestedImageBytes({ imageSizeGiB: config.imageSize, hasEfi: needsEfiPad(plan.elements.map((e) => e.name)) }),
   });
   const outputs = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
-  return { config, requested, plan, layout, rootMkfsOptions, outputs, hookEnv, secrets: secretValuesOf(hookEnv, secretNames), mirrors };
+  return {
+    config,
+    requested,
+    plan,
+    layout,
+    rootMkfsOptions,
+    outputs,
+    hookEnv,
+    secrets: secretPolicy.values(hookEnv),
+    secretPolicy,
+    mirrors,
+  };
 }

@@ -1,8 +1,9 @@
 // The build command's orchestration: logging sinks, the one preparation, host checks, signals, stale
 // recovery, the output lock, the pipeline, unwinding, the timing table, and --verify.
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, lstatSync } from 'node:fs';
 import type { BuildConfig } from '../config/settings.js';
-import { errorMessage, settleCleanup } from '../core/cleanup-stack.js';
+import { type CleanupFailure, errorMessage, settleCleanup } from '../core/cleanup-stack.js';
+import { safeRemoveTree } from '../core/fs.js';
 import { InterruptedError, UsageError } from '../core/errors.js';
 import { Runner, baseEnvironment } from '../core/exec.js';
 import { HumanSink, type Logger, NdjsonSink, fileLineWriter } from '../core/log.js';
@@ -35,6 +36,9 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
   const runner = new Runner(log, guard.signal, baseEnvironment());
   const ctx = new BuildContext(prepared, log, runner, guard.signal);
   const started = Date.now();
+  // NAME.d/ (the manifests) is made by hooks during the build: a failed build does not leave a new one.
+  const manifestsDir = `${ctx.outputStem}.d`;
+  const manifestsExisted = existsSync(manifestsDir);
   let primary: unknown;
   try {
     await cleanupStaleBuilds(runner, log, config.tmpDir);
@@ -45,6 +49,7 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
     primary = guard.received ? new InterruptedError(guard.received) : error;
   }
   const failures = await ctx.stack.unwind((label) => log.debug(`cleanup: ${label}`));
+  if (primary !== undefined && !manifestsExisted) failures.push(...removeNewManifests(manifestsDir));
   guard.dispose();
   log.emit({ type: 'timings', rows: ctx.hookTimings });
   settleCleanup(failures, primary);
@@ -52,6 +57,16 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
   if (primary !== undefined) throw primary;
   log.info(`Build completed successfully in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   return config.verify ? verifyBuilt(ctx) : 0;
+}
+
+function removeNewManifests(dir: string): CleanupFailure[] {
+  try {
+    if (lstatSync(dir).isDirectory()) safeRemoveTree(dir);
+    return [];
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    return [{ label: `remove ${dir}`, error, manual: `rm -rf ${dir}` }];
+  }
 }
 
 /** --logfile, --events and the quiet console (DIB_QUIET; quiet by default with a log file). */

@@ -6,11 +6,14 @@ import { mountsBelow } from '../core/mountinfo.js';
 import type { Logger } from '../core/log.js';
 import { detachLoop, loopsBackedBy, unmapPartitions } from '../disk/loop.js';
 import { unmountTree } from '../target/mounts.js';
+import { isPartialOutputPath, removePartial } from '../output/partial.js';
 import { killProcessesRootedIn } from '../target/processes.js';
 
 export async function cleanupStaleBuilds(runner: Runner, log: Logger, tmpDir: string): Promise<string[]> {
   const released: string[] = [];
-  for (const stale of findStaleLedgers(tmpDir)) {
+  const { stale: ledgers, rejected } = findStaleLedgers(tmpDir);
+  for (const r of rejected) log.warn(`not acting on ${r.path}: ${r.reason}`);
+  for (const stale of ledgers) {
     log.warn(`found the ledger of a build that is no longer running (pid ${stale.owner.pid}): ${stale.workDir}`);
     await killProcessesRootedIn(stale.workDir, log);
     for (const entry of stale.pending) {
@@ -31,6 +34,12 @@ export async function cleanupStaleBuilds(runner: Runner, log: Logger, tmpDir: st
           for (const device of await loopsBackedBy(runner, entry.file)) {
             await detachLoop(runner, device, entry.file);
             released.push(`detached ${device} (${entry.file})`);
+          }
+          break;
+        case 'output':
+          if (isPartialOutputPath(entry.path)) {
+            removePartial(entry.path);
+            released.push(`removed the partial output ${entry.path}`);
           }
           break;
         case 'file':

@@ -53,6 +53,7 @@ export interface BuildConfig {
   readonly breakPoints: readonly string[];
   readonly breakCmd: string;
   readonly breakOutsideTarget: boolean;
+  readonly notSecrets: readonly string[];
 }
 
 type Key = Exclude<keyof BuildConfig, 'elements'>;
@@ -492,6 +493,14 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'boolean',
     default: false,
     help: 'after-error: open the shell outside the chroot',
+  }),
+  row<string[]>({
+    key: 'notSecrets',
+    env: 'DIB_NOT_SECRETS',
+    kind: 'list',
+    default: [],
+    parse: (v) => v.flatMap((s) => s.split(/[,\s]+/)).filter(Boolean),
+    help: 'variables that look secret by name but are not (comma separated): shown in logs, not scanned for',
   }),
 ];
 

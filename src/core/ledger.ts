@@ -1,16 +1,19 @@
 // The resource ledger: every mount, loop device, partition mapping and work file is recorded in the
 // build's work directory *before* it is acquired, so a build killed outright (SIGKILL, power loss)
 // can be cleaned up later by releasing exactly what its ledger names.
-import { appendFileSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, closeSync, writeFileSync, fsyncSync, lstatSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { isAbsolute, join, normalize, relative } from 'node:path';
 import { safeRemoveTree } from './fs.js';
+import { looksLikePartialOutput } from '../output/partial.js';
 
 export type LedgerEntry =
   | { kind: 'dir'; path: string }
   | { kind: 'mount'; path: string }
   | { kind: 'loop'; file: string }
   | { kind: 'partitions'; file: string }
-  | { kind: 'file'; path: string };
+  | { kind: 'file'; path: string }
+  /** A partial output in its private directory beside the final name (outside the work directory). */
+  | { kind: 'output'; path: string };
 
 interface Header {
   owner: { pid: number; start: string };
@@ -31,7 +34,8 @@ export class Ledger {
       workDir,
       created: new Date().toISOString(),
     };
-    this.append(header);
+    // Created exclusively and private: recovery trusts only ledgers nobody else could have written.
+    writeFileSync(this.path, JSON.stringify(header) + '\n', { flag: 'wx', mode: 0o600 });
   }
 
   /** Record a resource about to be acquired; returns its id. */
@@ -68,7 +72,8 @@ export function removeWorkDir(workDir: string): void {
 }
 
 /** Field 22 of /proc/PID/stat: the start time, which tells a live owner from a reused pid. */
-export function processStartTime(pid: number): string | undefined {
+export function processStartTime(pid: number | undefined): string | undefined {
+  if (!Number.isInteger(pid) || (pid as number) <= 0) return undefined;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
@@ -85,26 +90,57 @@ export interface StaleLedger {
   pending: LedgerEntry[];
 }
 
-/** Ledgers under `tmpDir/dib_build.*` whose owner is no longer running. */
-export function findStaleLedgers(tmpDir: string): StaleLedger[] {
-  const out: StaleLedger[] = [];
+export interface RejectedLedger {
+  path: string;
+  reason: string;
+}
+
+/**
+ * Ledgers under `tmpDir/dib_build.*` whose owner is no longer running. TMP_DIR is often the
+ * world-writable /tmp, so a ledger is only trusted when this tool could have written it: the work
+ * directory and the ledger are owned by this user and writable by nobody else, the directory that holds
+ * them is not writable by others unless sticky, the header names that very directory, and every path an
+ * entry names lies inside it. Anything else is rejected (reported, never acted on).
+ */
+export function findStaleLedgers(tmpDir: string): { stale: StaleLedger[]; rejected: RejectedLedger[] } {
+  const stale: StaleLedger[] = [];
+  const rejected: RejectedLedger[] = [];
   let names: string[];
   try {
     names = readdirSync(tmpDir).filter((n) => n.startsWith('dib_build.'));
   } catch {
-    return out;
+    return { stale, rejected };
   }
-  for (const name of names) {
-    const path = join(tmpDir, name, LEDGER_NAME);
-    if (!existsSync(path)) continue;
-    const lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
+  const uid = process.getuid?.() ?? 0;
+  for (const name of names.sort()) {
+    const workDir = join(tmpDir, name);
+    const path = join(workDir, LEDGER_NAME);
+    const reject = (reason: string) => rejected.push({ path, reason });
+    let lines: string[];
+    try {
+      const problem = untrusted(tmpDir, workDir, path, uid);
+      if (problem === 'no ledger') continue;
+      if (problem) {
+        reject(problem);
+        continue;
+      }
+      lines = readFileSync(path, 'utf8').split('\n').filter(Boolean);
+    } catch (error) {
+      reject(`unreadable: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      continue;
+    }
     let header: Header;
     try {
       header = JSON.parse(lines[0]) as Header;
     } catch {
+      reject('its header is not valid JSON');
       continue;
     }
-    const alive = processStartTime(header.owner.pid);
+    if (header.workDir !== workDir) {
+      reject(`it names another work directory (${String(header.workDir)})`);
+      continue;
+    }
+    const alive = processStartTime(header.owner?.pid);
     if (alive !== undefined && alive === header.owner.start) continue;
     const entries = new Map<number, LedgerEntry>();
     for (const line of lines.slice(1)) {
@@ -120,12 +156,47 @@ export function findStaleLedgers(tmpDir: string): StaleLedger[] {
         entries.set(id, entry as LedgerEntry);
       }
     }
-    out.push({
-      path,
-      workDir: header.workDir,
-      owner: header.owner,
-      pending: [...entries.entries()].sort((a, b) => b[0] - a[0]).map(([, e]) => e),
-    });
+    const outside = [...entries.values()]
+      .filter((e) => !(e.kind === 'output' && looksLikePartialOutput(e.path)))
+      .map(entryPath)
+      .find((p) => p !== workDir && !isInside(workDir, p));
+    if (outside !== undefined) {
+      reject(`it names a path outside its work directory (${outside})`);
+      continue;
+    }
+    stale.push({ path, workDir, owner: header.owner, pending: [...entries.entries()].sort((a, b) => b[0] - a[0]).map(([, e]) => e) });
   }
-  return out;
+  return { stale, rejected };
+}
+
+function entryPath(e: LedgerEntry): string {
+  return 'path' in e ? e.path : e.file;
+}
+
+/** `path` lies strictly inside `dir` (normalised: no `..` escapes). */
+export function isInside(dir: string, path: unknown): boolean {
+  if (typeof path !== 'string' || !path.startsWith('/')) return false;
+  const rel = relative(dir, normalize(path));
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/** Why a ledger cannot have been written by this tool (undefined: trusted). */
+function untrusted(tmpDir: string, workDir: string, ledger: string, uid: number): string | undefined {
+  const parent = lstatSync(tmpDir);
+  if (parent.uid !== uid && parent.uid !== 0) return `${tmpDir} is owned by uid ${parent.uid}`;
+  if (parent.mode & 0o002 && !(parent.mode & 0o1000)) return `${tmpDir} is world-writable without the sticky bit`;
+  const dir = lstatSync(workDir);
+  if (!dir.isDirectory()) return 'its work directory is not a directory (a symlink?)';
+  if (dir.uid !== uid) return `its work directory is owned by uid ${dir.uid}, not ${uid}`;
+  if (dir.mode & 0o022) return 'its work directory is writable by group or others';
+  let file;
+  try {
+    file = lstatSync(ledger);
+  } catch {
+    return 'no ledger';
+  }
+  if (!file.isFile()) return 'the ledger is not a regular file';
+  if (file.uid !== uid) return `the ledger is owned by uid ${file.uid}, not ${uid}`;
+  if (file.mode & 0o022) return 'the ledger is writable by group or others';
+  return undefined;
 }

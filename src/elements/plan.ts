@@ -8,7 +8,7 @@ import { type HooksTree, type MergedEntry, mergeHooksTree, selectEnvironmentFile
 import { type PackageEntry, type SquashedPackages, readPackageInstalls, squashPackages } from './packages.js';
 import { readPkgMap } from './pkg-map.js';
 import type { ElementSelection } from './select.js';
-import { staticSymlinkProblems } from './static-files.js';
+import { elementLinkProblems, staticSymlinkProblems } from './static-files.js';
 
 export { type ElementSelection, type SelectOptions, buildElementList, defaultBlockDeviceFor, selectElements } from './select.js';
 
@@ -59,6 +59,8 @@ export interface PlanInputs {
 export const INSTALL_TYPE_FILE = '11-dib-install-type.bash';
 
 export function planBuild(selection: ElementSelection, inputs: PlanInputs): BuildPlan {
+  // Links leaving an element first: nothing below is read through them.
+  throwIfProblems(selection.elements.flatMap((e) => elementLinkProblems(e)));
   const tree = mergeHooksTree(selection.elements);
   const hasInstallTypes = selection.elements.some((e) => e.name === 'install-types');
   const phases = PHASES.map((phase) => {

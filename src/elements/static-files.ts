@@ -1,6 +1,7 @@
-// static/ trees: a relative symlink that climbs out of its element would copy host files into the image.
-import { readlinkSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+// Element trees are input: a static/ link, or a sub-directory (static, bin, a hook directory,
+// environment.d) that is a symlink leaving the element, would bring host files into the build.
+import { lstatSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import fg from 'fast-glob';
 import { UsageError } from '../core/errors.js';
 
@@ -28,6 +29,40 @@ export function staticSymlinkProblems(element: { name: string; path: string }): 
         new UsageError('unsafe-static-link', `static/${entry.path} in element '${element.name}' links outside the element (${target})`, {
           hint: 'static/ symlinks may point inside static/ or at absolute paths in the image, never out of the element',
         }),
+      );
+    }
+  }
+  return problems;
+}
+
+/** Top-level entries of an element that are symlinks to somewhere outside the element (rejected before the build). */
+export function elementLinkProblems(element: { name: string; path: string }): UsageError[] {
+  const problems: UsageError[] = [];
+  let real: string;
+  try {
+    real = realpathSync(element.path);
+  } catch {
+    return problems;
+  }
+  for (const name of readdirSync(element.path).sort()) {
+    const p = join(element.path, name);
+    if (!lstatSync(p).isSymbolicLink()) continue;
+    let target: string;
+    try {
+      target = realpathSync(p);
+    } catch {
+      continue; // dangling: nothing is read through it
+    }
+    const rel = relative(real, target);
+    if (rel.startsWith('..') || isAbsolute(rel)) {
+      problems.push(
+        new UsageError(
+          'unsafe-element-link',
+          `${name} in element '${element.name}' is a symbolic link leaving the element (${readlinkSync(p)})`,
+          {
+            hint: `element directories are copied into the build as they are; make ${p} a real directory or file inside the element`,
+          },
+        ),
       );
     }
   }

@@ -34,11 +34,11 @@ export async function writeOutputs(
   const wanted = outputs.filter((o) => (o.type.source === 'disk' ? source.raw : source.tree) !== undefined);
   const ordered = [...wanted.filter((o) => o.type.writer !== 'copy'), ...wanted.filter((o) => o.type.writer === 'copy')];
   for (const out of ordered) {
-    const { temp, commit } = await partialOutput(out.path, resources);
-    await runner.run(writerArgv(out.type, source, temp, options));
+    const partial = await partialOutput(out.path, resources);
+    await runner.run(writerArgv(out.type, source, partial.temp, options));
+    const suffixes = options.checksum ? await writeChecksums(partial.temp, partial.companion, basename(out.path)) : [];
     rotateOld(out.path, options.overwrite);
-    commit();
-    if (options.checksum) await writeChecksums(out.path);
+    partial.commit(suffixes);
     written.push(out.path);
   }
   return written;
@@ -106,15 +106,19 @@ function rotateOld(path: string, overwrite: boolean): void {
   for (const ext of ['.md5', '.sha256']) if (existsSync(path + ext)) renameSync(path + ext, rotated + ext);
 }
 
-export async function writeChecksums(path: string): Promise<void> {
+/** `.md5` and `.sha256` of `file` (named `name` in them), written where `at(suffix)` says; returns the suffixes. */
+export async function writeChecksums(file: string, at: (suffix: string) => string, name: string): Promise<string[]> {
+  const suffixes: string[] = [];
   for (const algo of ['md5', 'sha256'] as const) {
     const hash = createHash(algo);
     await new Promise<void>((resolve, reject) => {
-      createReadStream(path)
+      createReadStream(file)
         .on('data', (c) => hash.update(c))
         .on('end', resolve)
         .on('error', reject);
     });
-    writeFileSync(`${path}.${algo}`, `${hash.digest('hex')}  ${basename(path)}\n`);
+    writeFileSync(at(`.${algo}`), `${hash.digest('hex')}  ${name}\n`, { flag: 'wx', mode: 0o644 });
+    suffixes.push(`.${algo}`);
   }
+  return suffixes;
 }

@@ -5,20 +5,9 @@ import { existsSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
 import { installTypeLinks } from '../elements/plan.js';
-import { HOOK_RUNNER } from './hook-runner.js';
 
-export async function relinkInstallTypes(ctx: BuildContext): Promise<void> {
+export function relinkInstallTypes(ctx: BuildContext, env: Record<string, string>): void {
   if (!ctx.plan.elements.some((e) => e.name === 'install-types')) return;
-  const sourced = await ctx.runner.run(['bash', join(ctx.hooksDir, HOOK_RUNNER), ctx.hooksDir, 'env', '-0'], {
-    env: { ...ctx.env },
-    capture: true,
-    cwd: ctx.workDir,
-  });
-  const env: Record<string, string> = {};
-  for (const pair of sourced.stdout.split('\0')) {
-    const eq = pair.indexOf('=');
-    if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
   const entries = [...(ctx.plan.tree.dirs.get('install.d')?.values() ?? [])];
   const wanted = installTypeLinks(entries, { env, installType: env.DIB_DEFAULT_INSTALLTYPE || ctx.config.installType });
   const planned = ctx.plan.phases.find((p) => p.phase.dir === 'install.d')!.hooks.filter((h) => h.link);

@@ -12,6 +12,7 @@ import { writeOutputs } from '../output/write.js';
 import { writeHooksTree } from './hook-runner.js';
 import { PHASES, phaseByName } from './phase-table.js';
 import { relinkInstallTypes } from './install-types.js';
+import { adoptEnvironmentSecrets, sourcedEnvironment } from './sourced-environment.js';
 import { CHROOT_PATH, runPhase } from './run-phase.js';
 import { mountKernelFilesystems, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
@@ -35,6 +36,9 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   // 1. The tree: root.d fills it; kernel filesystems mounted for the chroot phases.
   mkdirSync(ctx.mountDir, { mode: 0o755 });
   ctx.env.TMP_MOUNT_PATH = ctx.mountDir;
+  const sourced = await log.step('source environment.d', () => sourcedEnvironment(ctx));
+  adoptEnvironmentSecrets(ctx, sourced);
+  relinkInstallTypes(ctx, sourced);
   await run('root');
   assertRootPopulated(ctx.mountDir);
   const treeMounts = ctx.resources.nested();
@@ -46,7 +50,6 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   ctx.resources.defer('unmount the build tree', releaseTree);
   swapInResolvConf(ctx.mountDir);
   await mountKernelFilesystems(runner, ctx.mountDir, treeMounts);
-  await relinkInstallTypes(ctx);
   await run('extra-data');
   await run('pre-install');
   await run('install');
@@ -96,9 +99,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   await run('cleanup');
   restoreResolvConf(ctx.mountDir);
   await scrubTree(ctx);
-  await log.step('scan the image for secret values', () =>
-    scanForSecrets(runner, [ctx.mountDir, `${ctx.outputStem}.d`], ctx.prepared.secrets),
-  );
+  await log.step('scan the image for secret values', () => scanForSecrets(runner, [ctx.mountDir, `${ctx.outputStem}.d`], ctx.secrets));
   const writeOptions = {
     compress: !ctx.config.uncompressed,
     qemuImgOptions: ctx.config.qemuImgOptions,

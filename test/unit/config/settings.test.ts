@@ -133,7 +133,16 @@ describe('settings read through the table', () => {
   it('the hook environment gets SKIP_BASE and the exported settings in DIB form', async () => {
     const { hookEnvironment } = await import('../../../src/build/environment.js');
     const config = await parse(['vm'], { SKIP_BASE: '1', DIB_CHECKSUM: '1' });
-    const env = hookEnvironment({ config, elements: [], elementsPath: '', argv: [], callerEnv: {}, extra: {} });
+    const { SecretPolicy } = await import('../../../src/build/secrets.js');
+    const env = hookEnvironment({
+      config,
+      elements: [],
+      elementsPath: '',
+      argv: [],
+      callerEnv: {},
+      extra: {},
+      secrets: new SecretPolicy(),
+    });
     expect([env.SKIP_BASE, env.DIB_CHECKSUM, env.DIB_OFFLINE, env.ARCH]).toEqual(['1', '1', '', config.arch]);
   });
   it('--help lists the environment-only settings (SKIP_BASE comes with -n; DIB_QUIET, OVERWRITE_OLD_IMAGE, RUN_PARTS_REGEX, break)', async () => {

@@ -40,6 +40,17 @@ describe('hostile element content', () => {
     expect(e?.message).toContain("static/etc/passwd in element 'bad' links outside the element");
     expect(e?.message).not.toContain('localtime');
   });
+  for (const sub of ['static', 'bin', 'install.d', 'environment.d']) {
+    it(`a ${sub} directory that is a symlink leaving the element is rejected before anything is read through it`, () => {
+      const outside = join(dir.path, `outside-${sub}`);
+      writeTree(outside, { secret: 'host file\n' });
+      const e = plan({ [sub]: { symlink: outside } });
+      expect(e?.exitCode).toBe(2);
+      expect(e?.message).toContain(`${sub} in element 'bad' is a symbolic link leaving the element (${outside})`);
+    });
+  }
+  it('a sub-directory linked inside the element itself is fine', () =>
+    expect(plan({ 'real-bin': { tool: 'x' }, bin: { symlink: 'real-bin' } })).toBeUndefined());
   it('a hook name with control characters is rejected', () => {
     const e = plan({ 'install.d': { '10-evil\nname': '#!/bin/sh\n' } });
     expect(e?.message).toContain('control characters');

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LEDGER_NAME, Ledger } from '../../../src/core/ledger.js';
 import { Resources } from '../../../src/core/resources.js';
@@ -48,7 +48,16 @@ function setup(tools: Record<string, FakeTool> = {}) {
   return { fake, runner, resources, raw, outDir, stem, write, ledgerPath };
 }
 
-const partial = (path: string) => `${path}.partial-${process.pid}`;
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The private temporary path an output is written to: `<dir>/.<name>.partial-<12 hex>/<name>`. */
+const partial = (path: string) => {
+  const name = path.split('/').pop()!;
+  const dir = path.slice(0, -name.length - 1);
+  return expect.stringMatching(
+    new RegExp(`^${escape(dir)}/\\.${escape(name)}\\.partial-[0-9a-f]{12}/${escape(name)}$`),
+  ) as unknown as string;
+};
+const PARTIAL_DIR = /^\.image\.(qcow2|vmdk)\.partial-[0-9a-f]{12}$/;
 
 describe('writeOutputs: qemu-img types', () => {
   it('qcow2: compat=1.1 and -c by default', async () => {
@@ -202,7 +211,7 @@ describe('writeOutputs: raw, order and tree types', () => {
 });
 
 describe('writeOutputs: temporary name, rotation, checksums, failure', () => {
-  it('writes under NAME.partial-PID (recorded in the ledger first), then renames: the final name never holds a partial file', async () => {
+  it('writes in a private .NAME.partial-XXXX directory (recorded in the ledger first), then renames: the final name never holds a partial file', async () => {
     // After writing its output, the fake lists the directory and copies the ledger.
     const t = setup({
       'qemu-img': converter({
@@ -210,9 +219,9 @@ describe('writeOutputs: temporary name, rotation, checksums, failure', () => {
       }),
     });
     await t.write(['qcow2'], { raw: t.raw });
-    expect(readFileSync(join(t.fake.dir, 'during'), 'utf8')).toBe(`image.qcow2.partial-${process.pid}\n`);
+    expect(readFileSync(join(t.fake.dir, 'during'), 'utf8')).toBe('image.qcow2\n'); // alone in its private directory
     const ledgerDuring = readFileSync(join(t.fake.dir, 'ledger-during'), 'utf8').trim().split('\n');
-    expect(JSON.parse(ledgerDuring.at(-1)!)).toEqual({ id: 0, kind: 'file', path: partial(`${t.stem}.qcow2`) });
+    expect(JSON.parse(ledgerDuring.at(-1)!)).toEqual({ id: 0, kind: 'output', path: partial(`${t.stem}.qcow2`) });
     expect(readdirSync(t.outDir)).toEqual(['image.qcow2']);
     expect(readFileSync(`${t.stem}.qcow2`, 'utf8')).toBe('data\n');
   });
@@ -279,14 +288,26 @@ describe('writeOutputs: temporary name, rotation, checksums, failure', () => {
     expect((error as Error).message).toMatch(/^command failed \(exit 1\): qemu-img convert /);
     expect(readdirSync(t.outDir)).toEqual(['image.qcow2']);
     expect(readFileSync(`${t.stem}.qcow2`, 'utf8')).toBe('previous build');
-    expect(existsSync(partial(`${t.stem}.qcow2`))).toBe(false);
+    expect(readdirSync(t.outDir).filter((n) => PARTIAL_DIR.test(n))).toEqual([]);
   });
 
   it('a failing converter leaves no final file; its partial file is removed when the resources unwind', async () => {
     const t = setup({ 'qemu-img': converter({ status: 1 }) });
     await expect(t.write(['vmdk'], { raw: t.raw })).rejects.toThrow('qemu-img');
-    expect(readdirSync(t.outDir)).toEqual([`image.vmdk.partial-${process.pid}`]);
+    expect(readdirSync(t.outDir)).toEqual([expect.stringMatching(PARTIAL_DIR)]);
     expect(await t.resources.unwind()).toEqual([]);
     expect(readdirSync(t.outDir)).toEqual([]);
+  });
+
+  it('symlinks planted at the output, .md5 and .sha256 names are replaced, never written through: the victim keeps its content and mode', async () => {
+    const t = setup();
+    const victim = join(t.fake.dir, 'victim');
+    writeFileSync(victim, 'precious\n', { mode: 0o600 });
+    for (const name of ['image.qcow2.md5', 'image.qcow2.sha256']) symlinkSync(victim, join(t.outDir, name));
+    await t.write(['qcow2'], { raw: t.raw }, { checksum: true, overwrite: true });
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(statSync(victim).mode & 0o777).toBe(0o600);
+    for (const name of ['image.qcow2', 'image.qcow2.md5', 'image.qcow2.sha256'])
+      expect(lstatSync(join(t.outDir, name)).isFile()).toBe(true);
   });
 });

@@ -30,7 +30,7 @@ function compareRunWithPlan(
     const events: LogEvent[] = [];
     const log = new Logger();
     log.addSink({ write: (e) => events.push(e) });
-    const prepared = { plan, hookEnv: {}, config: { runPartsRegex: DEFAULT_RUN_PARTS_REGEX } } as unknown as PreparedBuild;
+    const prepared = { plan, hookEnv: {}, secrets: [], config: { runPartsRegex: DEFAULT_RUN_PARTS_REGEX } } as unknown as PreparedBuild;
     const ctx = new BuildContext(prepared, log, {} as Runner, new AbortController().signal);
     ctx.workDir = t.path;
     let count = 0;
