@@ -1,6 +1,7 @@
 // Host checks made before anything is created: root, host tools (with their Debian package), the
 // output path, the Debian mirror, and the layout against --image-size. All problems at once (exit 2).
-import { type Stats, accessSync, constants, existsSync, lstatSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { lstatIfExists } from '../core/fs.js';
 import { dirname } from 'node:path';
 import { UsageError, throwIfProblems } from '../core/errors.js';
 import { packageForTool, whichTool } from '../core/tools.js';
@@ -52,7 +53,7 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
     problems.push(new UsageError('usage', '--verify needs a qcow2 or raw output', { hint: 'add qcow2 or raw to -t' }));
   }
   for (const [what, dir] of [['TMP_DIR', config.tmpDir]] as const) {
-    const st = lstatOrUndefined(dir);
+    const st = lstatIfExists(dir);
     if (!st)
       problems.push(
         new UsageError('invalid-setting', `${what} ${dir} does not exist`, {
@@ -85,14 +86,6 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
     );
   }
   throwIfProblems(problems);
-}
-
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
-  }
 }
 
 /** The deepest existing directory on the way to `path` (where mkdir -p would start). */

@@ -1,5 +1,5 @@
 // Safe filesystem helpers: never remove a tree that has anything mounted below it.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type Stats, lstatSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuildError } from './errors.js';
 import { mountsBelow } from './mountinfo.js';
@@ -21,4 +21,13 @@ export function safeRemoveTree(path: string): void {
 
 export function makeTempDir(parent: string, prefix: string): string {
   return mkdtempSync(join(parent, prefix));
+}
+
+/** lstat (never follows the last component), or undefined when nothing is there. */
+export function lstatIfExists(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,5 +1,6 @@
 // Mounts into the image tree: kernel filesystems, the read-only hooks bind, and unmounting below a path.
-import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { lstatIfExists } from '../core/fs.js';
 import { join } from 'node:path';
 import { BuildError } from '../core/errors.js';
 import { NEVER_ABORT, type Runner } from '../core/exec.js';
@@ -33,9 +34,18 @@ export async function mountKernelFilesystems(runner: Runner, root: string, resou
 /** Bind the hooks tree read-only at <root>/tmp/in_target.d for an in-chroot phase. */
 export async function bindHooks(runner: Runner, hooksDir: string, root: string, resources: Resources): Promise<string> {
   const tmp = join(root, 'tmp');
-  if (!existsSync(tmp)) mkdirSync(tmp, { mode: 0o1777 });
+  // Never through the image's symlinks: a /tmp that is a link would put the mount on the build host.
+  if (lstatIfExists(tmp)?.isSymbolicLink() || lstatIfExists(root)?.isSymbolicLink()) {
+    throw new BuildError(`the image's /tmp is a symbolic link (${tmp}); the hooks cannot be mounted there`, {
+      hint: 'an element replaced /tmp with a link; keep /tmp a directory during the build (make the link in a later boot or an image-side unit)',
+    });
+  }
+  if (!existsSync(tmp)) {
+    mkdirSync(tmp);
+    chmodSync(tmp, 0o1777); // mkdir's mode is cut by the umask
+  }
   const target = join(tmp, 'in_target.d');
-  if (existsSync(target))
+  if (lstatIfExists(target))
     throw new BuildError(`${target} already exists in the image`, {
       hint: 'an element left /tmp/in_target.d behind; remove it in the hook that created it',
     });

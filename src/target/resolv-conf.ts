@@ -1,17 +1,19 @@
 // Swap the host's resolv.conf into the image for the build and restore the image's own afterwards.
 import { chmodSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathInTree } from '../core/tree-path.js';
 
 const MARKER = '# resolv.conf used during the image build; replaced when the build ends\n';
 
 export function swapInResolvConf(root: string): void {
-  const etc = join(root, 'etc');
-  if (!existsSync(etc)) return;
+  // Never through the image's symlinks: an image whose /etc is a link is left alone.
+  const etc = pathInTree(root, 'etc');
+  if (!etc || !lstatSync(etc).isDirectory()) return;
   const conf = join(etc, 'resolv.conf');
   const orig = join(etc, 'resolv.conf.ORIG');
   if (exists(conf)) renameSync(conf, orig);
   const host = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8') : 'nameserver 8.8.8.8\n';
-  writeFileSync(conf, MARKER + host);
+  writeFileSync(conf, MARKER + host, { flag: 'wx', mode: 0o644 });
   chmodSync(conf, 0o644);
 }
 
@@ -20,8 +22,10 @@ export function swapInResolvConf(root: string): void {
  * otherwise remove the build copy and put `.ORIG` back. `.ORIG` is DIB's interface for the final content.
  */
 export function restoreResolvConf(root: string): void {
-  const conf = join(root, 'etc', 'resolv.conf');
-  const orig = join(root, 'etc', 'resolv.conf.ORIG');
+  const etc = pathInTree(root, 'etc');
+  if (!etc || !lstatSync(etc).isDirectory()) return;
+  const conf = join(etc, 'resolv.conf');
+  const orig = join(etc, 'resolv.conf.ORIG');
   const isBuildCopy = exists(conf) && !lstatSync(conf).isSymbolicLink() && readFileSync(conf, 'utf8').startsWith(MARKER);
   if (exists(conf) && !isBuildCopy) {
     if (exists(orig)) rmSync(orig);

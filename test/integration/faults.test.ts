@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { REPO, runCli, spawnUntil } from '../helpers/cli.js';
 import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
 import { writeTree } from '../helpers/tree.js';
+import { ensureCachedBaseTree, tinyOsElement } from '../helpers/tiny-os.js';
 
 const CACHE = process.env.DIB_TS_TEST_CACHE ?? '/var/tmp/dib-ts-test-cache';
 const FULL = process.env.FAULTS_FULL === '1';
@@ -55,15 +56,7 @@ beforeAll(async () => {
   mkdirSync(out, { recursive: true });
   // tiny-os: the cached debootstrap tree, nothing installed: a chroot-able root in seconds.
   const spec: Record<string, unknown> = {
-    'tiny-os': {
-      'element-provides': 'operating-system\n',
-      'environment.d': { '10-tiny-os': 'export DISTRO_NAME=debian DIB_RELEASE=bookworm DIB_INIT_SYSTEM=systemd\n' },
-      'root.d': {
-        '10-unpack-cached-debootstrap': x(
-          't=$(ls "$DIB_IMAGE_CACHE"/debootstrap-debian-bookworm-amd64-*.tar | head -1)\ntar -C "$TARGET_ROOT" -xf "$t"',
-        ),
-      },
-    },
+    'tiny-os': tinyOsElement(),
     'bg-process': {
       'install.d': { '10-leave-a-daemon': x('setsid sleep 1000 >/dev/null 2>&1 < /dev/null &\necho left a background process') },
     },
@@ -112,15 +105,8 @@ beforeAll(async () => {
   };
   for (const p of PHASES) spec[`fail-${p}`] = { [DIRS[p]]: { '00-fail-here': x(`echo "failing in ${p} on purpose"\nexit 7`) } };
   writeTree(elements, spec as never);
-  if (!readdirSync(CACHE, { withFileTypes: true }).some((d) => /^debootstrap-debian-bookworm-amd64-.*\.tar$/.test(d.name))) {
-    const r = await runCli(
-      'disk-image-create',
-      ['--image-cache', CACHE, '-n', '-t', 'tar', '-o', join(out, 'seed'), 'debian-minimal'],
-      env,
-      { timeout: 1_800_000 },
-    );
-    if (r.status !== 0) throw new Error(`could not make the cached base tree:\n${r.stderr.slice(-2000)}`);
-  }
+  mkdirSync(CACHE, { recursive: true });
+  await ensureCachedBaseTree(CACHE, env, out);
   before = hostState();
 });
 afterAll(() => {

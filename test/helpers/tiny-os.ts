@@ -1,0 +1,34 @@
+// tiny-os: an operating-system element that unpacks the cached debootstrap tree and installs nothing —
+// a chroot-able root in seconds, for integration tests about the engine rather than about Debian.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from './cli.js';
+import type { TreeSpec } from './tree.js';
+
+export const hookScript = (body: string) => ({ exec: `#!/bin/bash\nset -eu\n${body}\n` });
+
+export function tinyOsElement(): TreeSpec {
+  return {
+    'element-provides': 'operating-system\n',
+    'environment.d': { '10-tiny-os': 'export DISTRO_NAME=debian DIB_RELEASE=bookworm DIB_INIT_SYSTEM=systemd\n' },
+    'root.d': {
+      '10-unpack-cached-debootstrap': hookScript(
+        't=$(ls "$DIB_IMAGE_CACHE"/debootstrap-debian-bookworm-amd64-*.tar | head -1)\ntar -C "$TARGET_ROOT" -xf "$t"',
+      ),
+    },
+  };
+}
+
+/** Make sure the image cache holds a debootstrap tree (one real build of debian-minimal when it does not). */
+export async function ensureCachedBaseTree(cache: string, env: Record<string, string>, outDir: string): Promise<void> {
+  if (readdirSync(cache, { withFileTypes: true }).some((d) => /^debootstrap-debian-bookworm-amd64-.*\.tar$/.test(d.name))) return;
+  const r = await runCli(
+    'disk-image-create',
+    ['--image-cache', cache, '-n', '-t', 'tar', '-o', join(outDir, 'seed'), 'debian-minimal'],
+    env,
+    {
+      timeout: 1_800_000,
+    },
+  );
+  if (r.status !== 0) throw new Error(`could not make the cached base tree:\n${r.stderr.slice(-2000)}`);
+}
