@@ -51,7 +51,14 @@ export function readPackageInstalls(element: { name: string; path: string }): Pa
       bad(line ? `line ${line.line} column ${line.col}` : 'syntax', e.message.split('\n')[0]);
       continue;
     }
-    const data = doc.toJS() as unknown;
+    let data: unknown;
+    try {
+      data = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    } catch (error) {
+      // e.g. a billion-laughs alias bomb: "Excessive alias count indicates a resource exhaustion attack"
+      bad('aliases', (error as Error).message);
+      continue;
+    }
     if (data === null || data === undefined) continue; // empty file: nothing to install (DIB crashes here)
     if (typeof data !== 'object' || Array.isArray(data)) {
       bad('top level', 'must be a mapping of package names');

@@ -57,3 +57,18 @@ describe('hostile element content', () => {
   });
   it('a clean element plans fine', () => expect(plan({ 'install.d': { '10-ok': { exec: '#!/bin/sh\n' } } })).toBeUndefined());
 });
+
+describe('hostile package-installs YAML', () => {
+  it('an alias bomb is a clear exit-2 error naming the file, not a crash', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (let i = 1; i < 9; i++)
+      levels.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill(`*${String.fromCharCode(96 + i)}`)
+          .join(',')}]`,
+      );
+    const e = plan({ 'package-installs.yaml': `${levels.join('\n')}\n` });
+    expect(e?.exitCode).toBe(2);
+    expect(e?.message).toMatch(/package-installs\.yaml: aliases: .*alias/i);
+  });
+});
