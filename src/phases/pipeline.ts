@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, w
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
 import { BuildError } from '../core/errors.js';
-import { makeTempDir, safeRemoveTree } from '../core/fs.js';
+import { lstatIfExists, makeTempDir, safeRemoveTree } from '../core/fs.js';
 import { LEDGER_NAME, Ledger, removeWorkDir } from '../core/ledger.js';
 import { pathInTree, regularFilesInTree } from '../core/tree-path.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
@@ -78,8 +78,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
     ),
   );
   exportDiskVariables(ctx, disk);
-  mkdirSync(join(ctx.builtDir, 'etc'), { recursive: true });
-  writeFileSync(join(ctx.builtDir, 'etc', 'fstab'), renderFstab(ctx.layout));
+  writeFstab(ctx.builtDir, renderFstab(ctx.layout));
   await log.step('copy the tree into the image', async () => {
     await runner.run(['cp', '-a', '--sparse=always', `${ctx.builtDir}/.`, `${ctx.mountDir}/`]);
     safeRemoveTree(ctx.builtDir);
@@ -148,6 +147,21 @@ async function prepareWorkDir(ctx: BuildContext): Promise<void> {
   });
   mkdirSync(ctx.config.imageCache, { recursive: true });
   ctx.log.info(`Building in ${workDir}`);
+}
+
+/** /etc/fstab in the tree, never through the image's links (an /etc that is a link stops the build). */
+function writeFstab(root: string, content: string): void {
+  const etc = pathInTree(root, 'etc');
+  if (!etc) {
+    if (lstatIfExists(join(root, 'etc')))
+      throw new BuildError("the image's /etc is a symbolic link; /etc/fstab cannot be written", {
+        hint: 'keep /etc a directory in the image',
+      });
+    mkdirSync(join(root, 'etc'), { mode: 0o755 });
+  }
+  const fstab = join(root, 'etc', 'fstab');
+  rmSync(fstab, { force: true }); // a link there is replaced, not written through
+  writeFileSync(fstab, content, { flag: 'wx', mode: 0o644 });
 }
 
 function assertRootPopulated(root: string): void {
