@@ -1,5 +1,5 @@
 // `image-verify IMAGE`: check an image offline, boot it with a config drive or NoCloud seed, check it over ssh.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import yargs from 'yargs';
 import { UsageError, throwIfProblems } from '../core/errors.js';
@@ -13,7 +13,7 @@ export async function runImageVerify(argv: string[], log: Logger): Promise<numbe
   const args = await yargs(argv)
     .scriptName('image-verify')
     .usage(
-      '$0 [options] IMAGE [CHECK...]\n\nInspect IMAGE read-only, then boot it under qemu the way Nova would (config drive, ssh key, user-data, a bigger disk) and run the OpenStack image checks plus the checks its elements declare. CHECK names limit the run.',
+      '$0 [options] [--] IMAGE [CHECK...]\n\nInspect IMAGE read-only, then boot it under qemu the way Nova would (config drive, ssh key, user-data, a bigger disk) and run the OpenStack image checks plus the checks its elements declare. CHECK names limit the run.',
     )
     .option('seed', {
       type: 'string',
@@ -29,6 +29,8 @@ export async function runImageVerify(argv: string[], log: Logger): Promise<numbe
     .option('uefi', { type: 'boolean', default: false, describe: 'boot with OVMF' })
     .option('junit', { type: 'string', describe: 'write JUnit XML here' })
     .strictOptions()
+    // `--` ends the options: `image-verify --offline -- -odd-name.qcow2` (the image is never taken for a flag).
+    .parserConfiguration({ 'populate--': false, 'halt-at-non-option': false })
     .version(false)
     .help()
     .fail((msg, err) => {
@@ -40,17 +42,23 @@ export async function runImageVerify(argv: string[], log: Logger): Promise<numbe
   if (!image) problems.push(new UsageError('usage', 'an image is required', { hint: 'image-verify out.qcow2' }));
   else if (!existsSync(image))
     problems.push(new UsageError('usage', `image ${image} does not exist`, { hint: 'give the path of a qcow2 or raw image' }));
+  else if (!statSync(image).isFile())
+    problems.push(new UsageError('usage', `image ${image} is not a regular file`, { hint: 'give the path of a qcow2 or raw image' }));
   if (process.getuid?.() !== 0)
     problems.push(
       new UsageError('not-root', 'image-verify must run as root (it attaches the image read-only to inspect it)', {
         hint: 'run it with sudo',
       }),
     );
-  const tools = ['qemu-img', 'losetup', 'partx', 'mount', 'blkid', 'sfdisk'];
+  const tools = ['qemu-img', 'prlimit', 'losetup', 'partx', 'mount', 'blkid', 'sfdisk'];
   if (!args.offline) tools.push('qemu-system-x86_64', 'xorriso', 'ssh', 'ssh-keygen');
   for (const t of tools)
     if (!whichTool(t))
-      problems.push(new UsageError('missing-tool', `${t} is not installed`, { hint: `apt-get install ${packageForTool(t) ?? t}` }));
+      problems.push(
+        new UsageError('missing-tool', `${t} is not installed`, {
+          hint: `apt-get install ${packageForTool(t) ?? (t === 'prlimit' ? 'util-linux' : t)}`,
+        }),
+      );
   if (args.uefi && !existsSync('/usr/share/ovmf/OVMF.fd'))
     problems.push(new UsageError('missing-tool', 'OVMF firmware is not installed', { hint: 'apt-get install ovmf' }));
   throwIfProblems(problems);

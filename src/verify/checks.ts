@@ -1,7 +1,7 @@
 // The checks image-verify runs: offline hygiene on the read-only root, online OpenStack-guide checks over ssh.
-import { existsSync, lstatSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { listDir } from './offline.js';
+import type { TreeReader } from '../core/tree-read.js';
 
 export interface CheckResult {
   name: string;
@@ -11,96 +11,102 @@ export interface CheckResult {
   seconds: number;
 }
 
-export type OfflineCheck = { name: string; run: (root: string) => string | null };
+/**
+ * An offline check reads the image only through `image` (paths inside the image, never a link out of
+ * it, regular files only); an UnsafeTreePath it throws is its finding.
+ */
+export type OfflineCheck = { name: string; run: (image: TreeReader) => string | null };
 
-const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
+const text = (image: TreeReader, rel: string) => image.readText(rel) ?? '';
+
+/** Image content quoted in a finding: one line, bounded. */
+const quote = (s: string, max = 64) => JSON.stringify(s.length > max ? `${s.slice(0, max)}...` : s);
+const some = (names: string[], max = 10) => names.slice(0, max).join(', ') + (names.length > max ? ` and ${names.length - max} more` : '');
 
 /** Each returns null when fine, or what is wrong. */
 export const OFFLINE_CHECKS: OfflineCheck[] = [
   {
     name: 'no-ssh-host-keys',
     run: (r) => {
-      const keys = listDir(join(r, 'etc/ssh')).filter((n) => n.startsWith('ssh_host_'));
-      return keys.length ? `host keys baked into the image: ${keys.join(', ')}` : null;
+      const keys = r.list('etc/ssh').filter((n) => n.startsWith('ssh_host_'));
+      return keys.length ? `host keys baked into the image: ${some(keys)}` : null;
     },
   },
   {
     name: 'machine-id-uninitialized',
     run: (r) => {
-      const id = read(join(r, 'etc/machine-id')).trim();
-      return id === 'uninitialized' || id === '' ? null : `/etc/machine-id is '${id}' (every instance would share it)`;
+      const id = text(r, 'etc/machine-id').trim();
+      return id === 'uninitialized' || id === '' ? null : `/etc/machine-id is ${quote(id)} (every instance would share it)`;
     },
   },
   {
     name: 'no-build-resolv-conf',
     run: (r) => {
-      const p = join(r, 'etc/resolv.conf');
-      if (!existsSync(p) && !isLink(p)) return null;
-      if (isLink(p)) return null;
-      const text = read(p);
-      if (text.includes('used during the image build')) return '/etc/resolv.conf is the build-time copy';
-      const host = read('/etc/resolv.conf').trim();
-      return host && text.trim() === host ? "/etc/resolv.conf is a copy of the build host's" : null;
+      if (!r.exists('etc/resolv.conf') || r.isLink('etc/resolv.conf')) return null;
+      const content = text(r, 'etc/resolv.conf');
+      if (content.includes('used during the image build')) return '/etc/resolv.conf is the build-time copy';
+      // The host's own file, read on purpose: is the image's a copy of it?
+      const host = existsSync('/etc/resolv.conf') ? readFileSync('/etc/resolv.conf', 'utf8').trim() : '';
+      return host && content.trim() === host ? "/etc/resolv.conf is a copy of the build host's" : null;
     },
   },
   {
     name: 'no-build-proxy',
-    run: (r) =>
-      existsSync(join(r, 'etc/apt/apt.conf.d/60img-build-proxy')) ? 'the build proxy (60img-build-proxy) is still configured' : null,
+    run: (r) => (r.exists('etc/apt/apt.conf.d/60img-build-proxy') ? 'the build proxy (60img-build-proxy) is still configured' : null),
   },
   {
     name: 'no-apt-lists',
     run: (r) => {
-      const lists = listDir(join(r, 'var/lib/apt/lists')).filter((n) => n !== 'lock' && n !== 'partial' && n !== 'auxfiles');
+      const lists = r.list('var/lib/apt/lists').filter((n) => n !== 'lock' && n !== 'partial' && n !== 'auxfiles');
       return lists.length ? `${lists.length} package lists left in /var/lib/apt/lists` : null;
     },
   },
   {
     name: 'no-package-cache',
     run: (r) => {
-      const debs = listDir(join(r, 'var/cache/apt/archives')).filter((n) => n.endsWith('.deb'));
+      const debs = r.list('var/cache/apt/archives').filter((n) => n.endsWith('.deb'));
       return debs.length ? `${debs.length} .deb files left in /var/cache/apt/archives` : null;
     },
   },
   {
     name: 'no-policy-rc-d',
-    run: (r) => (existsSync(join(r, 'usr/sbin/policy-rc.d')) ? '/usr/sbin/policy-rc.d still blocks services' : null),
+    run: (r) => (r.exists('usr/sbin/policy-rc.d') ? '/usr/sbin/policy-rc.d still blocks services' : null),
   },
   {
     name: 'real-start-stop-daemon',
     run: (r) => {
-      const p = ['usr/sbin/start-stop-daemon', 'sbin/start-stop-daemon'].map((x) => join(r, x)).find((x) => existsSync(x));
+      const p = ['usr/sbin/start-stop-daemon', 'sbin/start-stop-daemon'].find((x) => r.exists(x));
       if (!p) return null;
-      return readFileSync(p).subarray(0, 4).toString('latin1') === '\x7fELF' ? null : 'start-stop-daemon is still the build stub';
+      return r.read(p, 4)?.toString('latin1') === '\x7fELF' ? null : 'start-stop-daemon is still the build stub';
     },
   },
   {
     name: 'no-dpkg-unsafe-io',
-    run: (r) => (existsSync(join(r, 'etc/dpkg/dpkg.cfg.d/02apt-speedup')) ? 'dpkg force-unsafe-io is still configured' : null),
+    run: (r) => (r.exists('etc/dpkg/dpkg.cfg.d/02apt-speedup') ? 'dpkg force-unsafe-io is still configured' : null),
   },
   {
     name: 'no-cloud-init-instance-state',
     run: (r) => {
-      const left = ['var/lib/cloud/instance', 'var/lib/cloud/instances'].filter((x) => existsSync(join(r, x)) || isLink(join(r, x)));
+      const left = ['var/lib/cloud/instance', 'var/lib/cloud/instances'].filter((x) => r.exists(x));
       return left.length ? `cloud-init ran during the build: ${left.join(', ')}` : null;
     },
   },
   {
     name: 'tmp-empty',
     run: (r) => {
-      const left = listDir(join(r, 'tmp'));
-      return left.length ? `/tmp holds ${left.join(', ')}` : null;
+      const left = r.list('tmp');
+      return left.length ? `/tmp holds ${some(left)}` : null;
     },
   },
   {
     name: 'fstab-and-grub-agree-on-root',
     run: (r) => {
-      const fstab = read(join(r, 'etc/fstab'));
+      const fstab = text(r, 'etc/fstab');
       const m = /^LABEL=(\S+)\s+\/\s/m.exec(fstab);
       if (!m) return 'fstab does not mount / by LABEL=';
-      const grub = read(join(r, 'boot/grub/grub.cfg'));
+      const grub = text(r, 'boot/grub/grub.cfg');
       if (!grub) return 'no /boot/grub/grub.cfg';
-      return grub.includes(`root=LABEL=${m[1]}`) ? null : `grub.cfg does not boot root=LABEL=${m[1]} (fstab's root)`;
+      return grub.includes(`root=LABEL=${m[1]}`) ? null : `grub.cfg does not boot root=LABEL=${m[1].slice(0, 64)} (fstab's root)`;
     },
   },
   {
@@ -109,39 +115,22 @@ export const OFFLINE_CHECKS: OfflineCheck[] = [
       const mac = /([0-9a-f]{2}:){5}[0-9a-f]{2}/i;
       const found: string[] = [];
       for (const d of ['etc/network', 'etc/netplan', 'etc/systemd/network', 'etc/udev/rules.d'])
-        walk(join(r, d), (p) => {
-          if (mac.test(read(p))) found.push(p.slice(r.length));
+        r.walkFiles(d, (p) => {
+          if (mac.test(text(r, p))) found.push(p);
         });
-      return found.length ? `network configuration in the image names MAC addresses: ${found.join(', ')}` : null;
+      return found.length ? `network configuration in the image names MAC addresses: ${some(found)}` : null;
     },
   },
   {
     name: 'kernel-and-initrd',
     run: (r) => {
-      const boot = listDir(join(r, 'boot'));
+      const boot = r.list('boot');
       return boot.some((n) => n.startsWith('vmlinuz')) && boot.some((n) => n.startsWith('initrd.img'))
         ? null
         : 'no kernel and initrd in /boot';
     },
   },
 ];
-
-function walk(dir: string, fn: (path: string) => void): void {
-  for (const name of listDir(dir)) {
-    const p = join(dir, name);
-    const st = lstatSync(p);
-    if (st.isDirectory()) walk(p, fn);
-    else if (st.isFile()) fn(p);
-  }
-}
-
-function isLink(p: string): boolean {
-  try {
-    return lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}
 
 export interface OnlineCheck {
   name: string;

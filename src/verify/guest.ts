@@ -7,9 +7,13 @@ import type { Runner } from '../core/exec.js';
 import type { Resources } from '../core/resources.js';
 import { sleep } from '../core/retry.js';
 import { qemuAccelArgs } from './accel.js';
+import type { ImageFormat } from './image-file.js';
 
 export interface GuestOptions {
+  /** The checked copy of the image (takeImage): its format pinned, nothing but itself to open. */
   image: string;
+  format: ImageFormat;
+  virtualSize: number;
   dir: string;
   /** Overlay virtual size in bytes (bigger than the image, to exercise growroot). */
   diskBytes: number;
@@ -32,13 +36,10 @@ export interface Guest {
 }
 
 export async function startGuest(runner: Runner, options: GuestOptions, resources: Resources): Promise<Guest> {
-  const info = JSON.parse(await runner.output(['qemu-img', 'info', '--output=json', options.image])) as {
-    format: string;
-    'virtual-size': number;
-  };
   const overlay = join(options.dir, 'overlay.qcow2');
-  const size = Math.max(options.diskBytes, info['virtual-size']);
-  await runner.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', info.format, '-b', options.image, overlay, String(size)]);
+  const size = Math.max(options.diskBytes, options.virtualSize);
+  // The overlay records the pinned backing format: qemu never probes the image.
+  await runner.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', options.format, '-b', options.image, '--', overlay, String(size)]);
   const seed = join(options.dir, 'seed.iso');
   await writeSeed(runner, options, seed);
   const consoleLog = join(options.dir, 'console.log');
@@ -58,9 +59,9 @@ export async function startGuest(runner: Runner, options: GuestOptions, resource
     '-serial',
     `file:${consoleLog}`,
     '-drive',
-    `file=${overlay},if=virtio,format=qcow2`,
+    `file=${drivePath(overlay)},if=virtio,format=qcow2`,
     '-drive',
-    `file=${seed},if=virtio,format=raw,readonly=on`,
+    `file=${drivePath(seed)},if=virtio,format=raw,readonly=on`,
     '-netdev',
     `user,id=n0,hostfwd=tcp:127.0.0.1:${sshPort}-:22`,
     '-device',
@@ -114,6 +115,11 @@ async function writeSeed(runner: Runner, o: GuestOptions, iso: string): Promise<
     writeFileSync(join(root, 'user-data'), o.userData);
   }
   await runner.run(['xorriso', '-as', 'mkisofs', '-quiet', '-V', label, '-J', '-R', '-o', iso, root]);
+}
+
+/** A path inside a -drive option: commas doubled (qemu's option syntax), so a TMP_DIR with one cannot add options. */
+function drivePath(path: string): string {
+  return path.replace(/,/g, ',,');
 }
 
 function freePort(): Promise<number> {

@@ -1,5 +1,5 @@
 // image-verify: offline hygiene checks, then boot the image as Nova would feed it and check it over ssh.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Runner } from '../core/exec.js';
@@ -8,9 +8,11 @@ import { LEDGER_NAME, Ledger, removeWorkDir } from '../core/ledger.js';
 import type { Logger } from '../core/log.js';
 import { Resources } from '../core/resources.js';
 import { poll } from '../core/retry.js';
+import { TreeReader, UnsafeTreePath } from '../core/tree-read.js';
 import { unmountTree } from '../target/mounts.js';
 import { type CheckResult, OFFLINE_CHECKS, elementChecks, onlineChecks } from './checks.js';
 import { startGuest } from './guest.js';
+import { takeImage } from './image-file.js';
 import { mountImageReadOnly } from './offline.js';
 import { type SshTarget, sshRun } from './ssh.js';
 
@@ -53,13 +55,22 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
   });
   const report: VerifyReport = { results };
   try {
+    // Untrusted input: a private copy, its format pinned, refused if it names any file but itself.
+    const image = await log.step('check the image file', () => takeImage(runner, o.image, dir));
     let elements: string[] = [];
-    await log.step('inspect the image (read-only)', async () => {
+    await log.step(`inspect the image (${image.format}, read-only)`, async () => {
       await resources.using(async (inspect) => {
-        const root = await mountImageReadOnly(runner, o.image, dir, inspect);
+        const { root } = await mountImageReadOnly(runner, image, dir, inspect);
+        const tree = new TreeReader(root);
         for (const check of OFFLINE_CHECKS.filter((c) => wanted(c.name))) {
           const t = Date.now();
-          const problem = check.run(root);
+          let problem: string | null;
+          try {
+            problem = check.run(tree);
+          } catch (error) {
+            // A link out of the image, a FIFO or a device where a file should be: the finding itself.
+            problem = error instanceof UnsafeTreePath ? error.message : `could not check: ${(error as Error).message}`;
+          }
           results.push({
             name: check.name,
             group: 'offline',
@@ -68,9 +79,14 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
             seconds: (Date.now() - t) / 1000,
           });
         }
-        const manifest = join(root, 'etc/dib-manifests/dib-element-manifest');
-        if (existsSync(manifest)) elements = readFileSync(manifest, 'utf8').split(/\s+/).filter(Boolean);
+        try {
+          elements = (tree.readText('etc/dib-manifests/dib-element-manifest') ?? '').split(/\s+/).filter(Boolean);
+        } catch (error) {
+          if (!(error instanceof UnsafeTreePath)) throw error;
+          log.warn(`not reading the element manifest: ${error.message}`);
+        }
       });
+      // The raw conversion is no longer needed (the guest boots an overlay on the checked copy).
       rmSync(join(dir, 'inspect.raw'), { force: true });
     });
     if (o.offlineOnly) return report;
@@ -81,7 +97,9 @@ export async function verifyImage(o: VerifyOptions, log: Logger, runner: Runner)
       startGuest(
         runner,
         {
-          image: o.image,
+          image: image.path,
+          format: image.format,
+          virtualSize: image.virtualSize,
           dir,
           diskBytes: o.diskBytes,
           seed: o.seed,
