@@ -9,7 +9,8 @@ export async function main(command: CommandName, argv: string[]): Promise<never>
   const log = new Logger();
   log.addSink(new HumanSink(stderrLineWriter, { color: useColor() }));
   const debug = debugRequested(argv);
-  const args = command === 'disk-image-create' ? argv : argv.filter((a) => a !== '--debug');
+  const end = argv.indexOf('--');
+  const args = command === 'disk-image-create' ? argv : argv.filter((a, i) => a !== '--debug' || (end >= 0 && i > end));
   let code: number;
   try {
     code = await dispatch(command, args, log);

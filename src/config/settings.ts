@@ -506,7 +506,8 @@ export const SETTINGS: readonly Setting[] = [
 
 /** `--debug` anywhere on the command line (every command takes it; see the `debug` row). */
 export function debugRequested(argv: readonly string[]): boolean {
-  return argv.includes('--debug');
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--debug');
 }
 
 /** Host architecture in Debian's naming. */

@@ -18,6 +18,7 @@ const TOOL_PACKAGES: Record<string, string> = {
   'grub-install': 'grub-pc-bin',
   'grub-mkimage': 'grub2-common',
   fstrim: 'util-linux',
+  prlimit: 'util-linux',
   xorriso: 'xorriso',
   mksquashfs: 'squashfs-tools',
   rsync: 'rsync',
