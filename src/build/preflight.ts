@@ -44,9 +44,19 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
         new UsageError('invalid-output', `output directory ${dir} is not writable`, { hint: 'choose another -o or fix the permissions' }),
       );
     }
-    for (const o of prepared.outputs) {
-      if (existsSync(o.path) && !statSync(o.path).isFile())
-        problems.push(new UsageError('invalid-output', `output ${o.path} exists and is not a regular file`, { hint: 'choose another -o' }));
+    // lstat: a symlink planted at an output name (or beside it) is refused, never followed.
+    const beside = prepared.outputs.flatMap((o) => [o.path, ...(config.checksum ? [`${o.path}.md5`, `${o.path}.sha256`] : [])]);
+    for (const path of beside) {
+      const st = lstatIfExists(path);
+      if (st && !st.isFile()) {
+        const what = `${path} exists and is not a regular file${st.isSymbolicLink() ? ' (a symbolic link)' : ''}`;
+        problems.push(new UsageError('invalid-output', what, { hint: 'remove it or choose another -o' }));
+      }
+    }
+    const manifests = lstatIfExists(`${stem}.d`);
+    if (manifests && !manifests.isDirectory()) {
+      const what = `${stem}.d exists and is not a directory${manifests.isSymbolicLink() ? ' (a symbolic link)' : ''}`;
+      problems.push(new UsageError('invalid-output', what, { hint: 'remove it or choose another -o' }));
     }
   }
   if (config.verify && !prepared.outputs.some((o) => o.type.name === 'qcow2' || o.type.name === 'raw')) {

@@ -43,18 +43,14 @@ beforeAll(async () => {
   writeTree(elements, {
     'tiny-os': tinyOsElement(),
     relink: {
-      'element-deps': 'manifests\n',
       // Legitimate inside an image (/var/log -> /run/log style), deadly if followed on the host.
       'post-install.d': {
-        '90-relink-dirs': x(
-          [
-            `rm -rf /var/log /root /etc/dib-manifests`,
-            `ln -s ${victim}/log /var/log`,
-            `ln -s ${victim}/root /root`,
-            `ln -s ${victim}/manifests /etc/dib-manifests`,
-          ].join('\n'),
-        ),
+        '90-relink-dirs': x([`rm -rf /var/log /root`, `ln -s ${victim}/log /var/log`, `ln -s ${victim}/root /root`].join('\n')),
       },
+    },
+    'relink-manifests': {
+      'element-deps': 'manifests\n',
+      'post-install.d': { '90-relink-manifests': x(`rm -rf /etc/dib-manifests\nln -s ${victim}/manifests /etc/dib-manifests`) },
     },
     'relink-tmp': {
       'post-root.d': { '90-relink-tmp': x(`rm -rf "$TMP_MOUNT_PATH/tmp"\nln -s ${victim}/tmp "$TMP_MOUNT_PATH/tmp"`) },
