@@ -7,6 +7,7 @@ import { type Layout, chooseLayoutSource, parseLayout } from '../disk/layout.js'
 import { needsEfiPad, requestedImageBytes } from '../disk/sizing.js';
 import { validateLayout } from '../disk/validate.js';
 import { type BuildPlan, buildElementList, defaultBlockDeviceFor, planBuild, selectElements } from '../elements/plan.js';
+import { throwIfProblems } from '../core/errors.js';
 import { whichTool } from '../core/tools.js';
 import { type OutputType, outputPath, outputType } from '../output/types.js';
 import { hookEnvironment } from './environment.js';
@@ -72,6 +73,8 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
     secretNames,
   });
   const plan = planBuild(selection, { env: hookEnv, runPartsRegex: config.runPartsRegex, installType: config.installType });
+  // What DIB ignores is a warning (in plan.warnings), or with --strict / DIB_STRICT an exit-2 error.
+  if (config.strict) throwIfProblems(plan.lenient);
   const rootMkfsOptions = [
     config.fsType === 'ext4' ? `-i 4096 -J size=${config.mkfsJournalSize}` : '',
     config.maxOnlineResize > 0 ? `-E resize=${config.maxOnlineResize}` : '',
