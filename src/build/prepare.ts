@@ -10,6 +10,7 @@ import { type BuildPlan, buildElementList, defaultBlockDeviceFor, planBuild, sel
 import { throwIfProblems } from '../core/errors.js';
 import { whichTool } from '../core/tools.js';
 import { type OutputType, outputPath, outputType } from '../output/types.js';
+import { layoutVariables } from './dib-contract.js';
 import { hookEnvironment } from './environment.js';
 import { declaredSecretNames, secretValuesOf } from './secrets.js';
 
@@ -24,6 +25,8 @@ export interface PreparedBuild {
   requested: string[];
   plan: BuildPlan;
   layout: Layout;
+  /** The block-device YAML the layout was read from (written to the work directory, as DIB does). */
+  layoutText: string;
   /** Root mkfs options the layout was made with. */
   rootMkfsOptions: string;
   outputs: PlannedOutput[];
@@ -92,6 +95,19 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
   validateLayout(layout, {
     imageSizeBytes: requestedImageBytes({ imageSizeGiB: config.imageSize, hasEfi: needsEfiPad(plan.elements.map((e) => e.name)) }),
   });
+  // DIB exports these right after choosing the layout, before root.d: hooks of every phase see them.
+  Object.assign(hookEnv, layoutVariables(layout));
   const outputs = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
-  return { config, requested, plan, layout, rootMkfsOptions, outputs, hookEnv, secrets: secretValuesOf(hookEnv, secretNames), mirrors };
+  return {
+    config,
+    requested,
+    plan,
+    layout,
+    layoutText: source.text,
+    rootMkfsOptions,
+    outputs,
+    hookEnv,
+    secrets: secretValuesOf(hookEnv, secretNames),
+    mirrors,
+  };
 }
