@@ -30,6 +30,8 @@ export interface PreparedBuild {
   /** Root mkfs options the layout was made with. */
   rootMkfsOptions: string;
   outputs: PlannedOutput[];
+  /** Disk outputs not written because `no-final-image` is among the elements (DIB's rule). */
+  withheldOutputs: PlannedOutput[];
   /** The variables every hook sees (before environment.d), in a stable order. */
   hookEnv: Record<string, string>;
   /** Values redacted from every sink and scanned for in the image. */
@@ -97,7 +99,11 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
   });
   // DIB exports these right after choosing the layout, before root.d: hooks of every phase see them.
   Object.assign(hookEnv, layoutVariables(layout));
-  const outputs = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
+  const planned = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
+  // DIB: with no-final-image every phase runs and the tree outputs are written, the disk is not converted.
+  const noFinalImage = plan.elements.some((e) => e.name === 'no-final-image');
+  const outputs = planned.filter((o) => !noFinalImage || o.type.source === 'tree');
+  const withheldOutputs = planned.filter((o) => !outputs.includes(o));
   return {
     config,
     requested,
@@ -106,6 +112,7 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
     layoutText: source.text,
     rootMkfsOptions,
     outputs,
+    withheldOutputs,
     hookEnv,
     secrets: secretValuesOf(hookEnv, secretNames),
     mirrors,

@@ -127,9 +127,16 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   } else await log.step('unmount the image', () => unmountTree(runner, ctx.mountDir));
   await diskScope.release();
   const raw = disk?.imagePath ?? override!;
-  await log.step('write the outputs', async () => {
-    outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { raw }, writeOptions, ctx.resources)));
-  });
+  if (ctx.prepared.withheldOutputs.length) {
+    log.info(
+      `no-final-image is among the elements: not writing ${ctx.prepared.withheldOutputs.map((o) => o.path).join(', ')} (every phase ran; the disk is discarded)`,
+    );
+  }
+  if (ctx.prepared.outputs.some((o) => o.type.source === 'disk')) {
+    await log.step('write the outputs', async () => {
+      outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { raw }, writeOptions, ctx.resources)));
+    });
+  }
   return { outputs };
 }
 

@@ -3,6 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { prepareBuild } from '../../../src/build/prepare.js';
+import { renderPlan } from '../../../src/cli/element-info.js';
 import { type FlagValues, makeConfig } from '../../../src/config/settings.js';
 import { el, tempDir, writeTree } from '../../helpers/tree.js';
 
@@ -46,4 +47,18 @@ describe('leniency where DIB is lenient; --strict / DIB_STRICT makes it exit 2',
     });
   }
   it('--strict without such problems changes nothing', () => expect(prepare(['my-os'], {}, { strict: true }).plan.lenient).toEqual([]));
+});
+
+describe('no-final-image', () => {
+  it('among the elements: the disk outputs are withheld (and the plan says so), tree outputs stay', () => {
+    const p = prepare(['my-os', 'no-final-image'], {}, { imageTypes: ['qcow2,tar'] });
+    expect(p.outputs.map((o) => o.type.name)).toEqual(['tar']);
+    expect(p.withheldOutputs.map((o) => o.type.name)).toEqual(['qcow2']);
+    expect(renderPlan(p)).toMatch(/\.qcow2 \(qcow2\): not written, no-final-image is among the elements/);
+  });
+  it('absent: every output is written', () => {
+    const p = prepare(['my-os'], {}, { imageTypes: ['qcow2,tar'] });
+    expect(p.outputs.map((o) => o.type.name)).toEqual(['qcow2', 'tar']);
+    expect(p.withheldOutputs).toEqual([]);
+  });
 });
