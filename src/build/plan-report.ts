@@ -35,6 +35,7 @@ export function planToJson(prepared: PreparedBuild) {
       mounts: prepared.layout.mounts.map((m) => m.mountPoint),
     },
     outputs: prepared.outputs.map((o) => ({ type: o.type.name, path: o.path, from: o.type.source })),
+    withheldOutputs: prepared.withheldOutputs.map((o) => ({ type: o.type.name, path: o.path, reason: 'no-final-image' })),
   };
 }
 
@@ -76,5 +77,6 @@ export function renderPlan(prepared: PreparedBuild): string {
     );
   lines.push('', 'Outputs:');
   for (const o of prepared.outputs) lines.push(`  ${o.path} (${o.type.name}, from the ${o.type.source})`);
+  for (const o of prepared.withheldOutputs) lines.push(`  ${o.path} (${o.type.name}): not written, no-final-image is among the elements`);
   return lines.join('\n') + '\n';
 }

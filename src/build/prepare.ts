@@ -7,10 +7,11 @@ import { type Layout, chooseLayoutSource, parseLayout } from '../disk/layout.js'
 import { needsEfiPad, requestedImageBytes } from '../disk/sizing.js';
 import { validateLayout } from '../disk/validate.js';
 import { type BuildPlan, buildElementList, defaultBlockDeviceFor, planBuild, selectElements } from '../elements/plan.js';
+import { throwIfProblems } from '../core/errors.js';
 import { whichTool } from '../core/tools.js';
 import { type OutputType, outputPath, outputType } from '../output/types.js';
+import { layoutVariables } from './dib-contract.js';
 import { hookEnvironment } from './environment.js';
-import { throwIfProblems } from '../core/errors.js';
 import { SecretPolicy } from './secrets.js';
 
 export interface PlannedOutput {
@@ -24,9 +25,13 @@ export interface PreparedBuild {
   requested: string[];
   plan: BuildPlan;
   layout: Layout;
+  /** The block-device YAML the layout was read from (written to the work directory, as DIB does). */
+  layoutText: string;
   /** Root mkfs options the layout was made with. */
   rootMkfsOptions: string;
   outputs: PlannedOutput[];
+  /** Disk outputs not written because `no-final-image` is among the elements (DIB's rule). */
+  withheldOutputs: PlannedOutput[];
   /** The variables every hook sees (before environment.d), in a stable order. */
   hookEnv: Record<string, string>;
   /** Values redacted from every sink and scanned for in the image (environment.d adds more at run time). */
@@ -75,6 +80,8 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
   });
   throwIfProblems(secretPolicy.weakValueProblems(hookEnv, 'from the environment'));
   const plan = planBuild(selection, { env: hookEnv, runPartsRegex: config.runPartsRegex, installType: config.installType });
+  // What DIB ignores is a warning (in plan.warnings), or with --strict / DIB_STRICT an exit-2 error.
+  if (config.strict) throwIfProblems(plan.lenient);
   const rootMkfsOptions = [
     config.fsType === 'ext4' ? `-i 4096 -J size=${config.mkfsJournalSize}` : '',
     config.maxOnlineResize > 0 ? `-E resize=${config.maxOnlineResize}` : '',
@@ -92,14 +99,22 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
   validateLayout(layout, {
     imageSizeBytes: requestedImageBytes({ imageSizeGiB: config.imageSize, hasEfi: needsEfiPad(plan.elements.map((e) => e.name)) }),
   });
-  const outputs = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
+  // DIB exports these right after choosing the layout, before root.d: hooks of every phase see them.
+  Object.assign(hookEnv, layoutVariables(layout));
+  const planned = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
+  // DIB: with no-final-image every phase runs and the tree outputs are written, the disk is not converted.
+  const noFinalImage = plan.elements.some((e) => e.name === 'no-final-image');
+  const outputs = planned.filter((o) => !noFinalImage || o.type.source === 'tree');
+  const withheldOutputs = planned.filter((o) => !outputs.includes(o));
   return {
     config,
     requested,
     plan,
     layout,
+    layoutText: source.text,
     rootMkfsOptions,
     outputs,
+    withheldOutputs,
     hookEnv,
     secrets: secretPolicy.values(hookEnv),
     secretPolicy,

@@ -29,6 +29,7 @@ export async function runElementInfo(argv: string[], log: Logger): Promise<numbe
     })
     .option('skip-base', { alias: 'n', type: 'boolean', default: false, describe: 'with --plan: do not add base' })
     .option('arch', { alias: 'a', type: 'string', describe: "with --plan: target architecture (default: ARCH or the host's)" })
+    .option('strict', { type: 'boolean', default: false, describe: 'with --plan: what DIB ignores is an error (exit 2), not a warning' })
     .strictOptions()
     .version(false)
     .help()
@@ -43,7 +44,7 @@ export async function runElementInfo(argv: string[], log: Logger): Promise<numbe
   const defaultOsElement = env.DIB_DEFAULT_OS_ELEMENT ?? 'debian';
   if (args.plan) {
     // The same configuration and the same preparation disk-image-create executes.
-    const flags: FlagValues = { skipBase: args.skipBase || undefined, arch: args.arch };
+    const flags: FlagValues = { skipBase: args.skipBase || undefined, arch: args.arch, strict: args.strict || undefined };
     const config = makeConfig(elements, flags, env);
     const { prepareBuild } = await import('../build/prepare.js');
     const prepared = prepareBuild(config, { argv: ['element-info', ...argv], env });

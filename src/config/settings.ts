@@ -28,6 +28,7 @@ export interface BuildConfig {
   readonly mkfsOptions: string;
   readonly noTmpfs: boolean;
   readonly offline: boolean;
+  readonly strict: boolean;
   readonly qemuImgOptions: string;
   readonly rootLabel: string;
   readonly ramdiskElement: string;
@@ -270,6 +271,14 @@ export const SETTINGS: readonly Setting[] = [
     exported: true,
     default: false,
     help: 'use cached base trees and packages without refreshing them',
+  }),
+  row<boolean>({
+    key: 'strict',
+    flag: 'strict',
+    env: 'DIB_STRICT',
+    kind: 'boolean',
+    default: false,
+    help: 'treat what DIB silently ignores (unknown package-installs keys and phases) as errors (exit 2) instead of warnings',
   }),
   row<string>({
     key: 'qemuImgOptions',

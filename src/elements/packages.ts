@@ -24,19 +24,33 @@ export type SquashedPackages = Record<string, { install: Array<[string, string]>
 const KEYS = new Set(['phase', 'uninstall', 'build-only', 'installtype', 'arch', 'not-arch', 'dib_python_version', 'when']);
 const WHEN = /^(\w+)\s*(=|!=)\s*(.*)$/;
 
-/** Read an element's package-installs file (JSON first, then YAML, like DIB). Exit-2 errors point into the file. */
-export function readPackageInstalls(element: { name: string; path: string }): PackageEntry[] {
+export interface PackageInstalls {
+  entries: PackageEntry[];
+  /**
+   * What DIB accepts silently and this tool warns about (unknown keys, phases that are never installed);
+   * `--strict` makes them exit-2 errors.
+   */
+  warnings: UsageError[];
+}
+
+/**
+ * Read an element's package-installs file (JSON first, then YAML, like DIB). Exit-2 errors point into the
+ * file; where DIB is lenient (an unknown key is ignored, an entry for another phase never installed) the
+ * problem is a warning instead.
+ */
+export function readPackageInstalls(element: { name: string; path: string }): PackageInstalls {
   const problems: UsageError[] = [];
+  const warnings: UsageError[] = [];
   const entries: PackageEntry[] = [];
   for (const ext of ['json', 'yaml']) {
     const file = join(element.path, `package-installs.${ext}`);
     if (!existsSync(file)) continue;
-    const bad = (where: string, what: string) =>
-      problems.push(
-        new UsageError('invalid-package-installs', `${file}: ${where}: ${what}`, {
-          hint: 'package-installs maps package names to nothing, a mapping of phase/uninstall/build-only/installtype/arch/not-arch/dib_python_version/when, or a list of such mappings',
-        }),
-      );
+    const problem = (where: string, what: string) =>
+      new UsageError('invalid-package-installs', `${file}: ${where}: ${what}`, {
+        hint: 'package-installs maps package names to nothing, a mapping of phase/uninstall/build-only/installtype/arch/not-arch/dib_python_version/when, or a list of such mappings',
+      });
+    const bad = (where: string, what: string) => problems.push(problem(where, what));
+    const lenient = (where: string, what: string) => warnings.push(problem(where, what));
     let text: string;
     try {
       text = readFileSync(file, 'utf8');
@@ -74,10 +88,11 @@ export function readPackageInstalls(element: { name: string; path: string }): Pa
           return;
         }
         const p = params as Record<string, unknown>;
-        for (const key of Object.keys(p)) if (!KEYS.has(key)) bad(`${where}.${key}`, `unknown key (known: ${[...KEYS].join(', ')})`);
+        for (const key of Object.keys(p))
+          if (!KEYS.has(key)) lenient(`${where}.${key}`, `unknown key, ignored as DIB does (known: ${[...KEYS].join(', ')})`);
         const phase = p.phase === undefined ? 'install.d' : scalarText(p.phase);
         if (!(PACKAGE_PHASES as readonly string[]).includes(phase))
-          bad(`${where}.phase`, `'${phase}' is not one of ${PACKAGE_PHASES.join(', ')}`);
+          lenient(`${where}.phase`, `'${phase}' is not one of ${PACKAGE_PHASES.join(', ')}: never installed, as in DIB`);
         if (p.arch !== undefined && p['not-arch'] !== undefined) bad(where, 'arch and not-arch given together');
         const when = p.when === undefined ? [] : Array.isArray(p.when) ? p.when.map(String) : [scalarText(p.when)];
         for (const w of when) if (!WHEN.test(w)) bad(`${where}.when`, `malformed condition '${w}' (expected VAR = value or VAR != value)`);
@@ -97,7 +112,7 @@ export function readPackageInstalls(element: { name: string; path: string }): Pa
     }
   }
   throwIfProblems(problems);
-  return entries;
+  return { entries, warnings };
 }
 
 /**

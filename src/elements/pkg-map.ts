@@ -35,6 +35,15 @@ export function readPkgMap(elementPath: string): PkgMap | undefined {
   }
 }
 
+/**
+ * The package names one name maps to: a value may name several packages separated by spaces (DIB's own
+ * bootloader map does, for Debian EFI), "" none; an unmapped name (missing-ok) stays itself.
+ */
+export function mappedPackageNames(map: PkgMap | undefined, name: string, distro: string, release: string): string[] {
+  const mapped = mapPackage(map, name, distro, release);
+  return mapped === undefined ? [name] : mapped.split(/\s+/).filter(Boolean);
+}
+
 /** Map one name; undefined means "not mapped" (callers with missing-ok keep the name). */
 export function mapPackage(map: PkgMap | undefined, name: string, distro: string, release: string): string | undefined {
   if (!map) return undefined;

@@ -42,6 +42,11 @@ export interface PackagePlan {
 }
 
 export interface BuildPlan extends ElementSelection {
+  /**
+   * Problems DIB ignores (unknown package-installs keys and phases): also in `warnings`; exit-2 errors
+   * under --strict.
+   */
+  lenient: UsageError[];
   tree: HooksTree;
   phases: PhasePlan[];
   environmentFiles: PlannedEnvironmentFile[];
@@ -94,13 +99,19 @@ export function planBuild(selection: ElementSelection, inputs: PlanInputs): Buil
     problems.push(...staticSymlinkProblems(e));
   }
   throwIfProblems(problems);
-  const entries = selection.elements.flatMap((e) => readPackageInstalls(e));
+  const lenient: UsageError[] = [];
+  const entries = selection.elements.flatMap((e) => {
+    const read = readPackageInstalls(e);
+    lenient.push(...read.warnings);
+    return read.entries;
+  });
   const packages: PackagePlan = {
     entries,
     squashed: squashPackages(entries, inputs.env),
     decidedAtRunTime: entries.filter((e) => e.when.length || e.installtype !== undefined || e.dibPythonVersion !== undefined),
   };
-  return { ...selection, tree, phases, environmentFiles, packages };
+  const warnings = [...selection.warnings, ...lenient.map((w) => w.message)];
+  return { ...selection, warnings, lenient, tree, phases, environmentFiles, packages };
 }
 
 /**

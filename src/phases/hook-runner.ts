@@ -1,9 +1,12 @@
 // The hooks tree a build runs from ($TMP_HOOKS_PATH), written from the plan: the elements' merged
 // directories, the install-type links, the engine's environment file, the list of environment files in
-// sourcing order, and the runner that sources that list and then runs one hook.
+// sourcing order, the runner that sources that list and then runs one hook, and DIB's `dib-run-parts`
+// for hooks that run a directory of scripts themselves. Also the hooks' ELEMENTS_PATH: one link per
+// chosen element.
 import { chmodSync, cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BuildPlan } from '../elements/plan.js';
+import { DIB_RUN_PARTS, DIB_RUN_PARTS_SCRIPT } from './dib-run-parts.js';
 
 /** The list the runner sources, one environment.d file name per line, in the plan's order. */
 export const ENVIRONMENT_LIST = 'environment-files';
@@ -61,7 +64,21 @@ export function writeHooksTree(plan: BuildPlan, hooksDir: string): void {
   writeFileSync(join(hooksDir, PACKAGE_ENTRIES), JSON.stringify(plan.packages.entries));
   writeFileSync(join(hooksDir, HOOK_RUNNER), HOOK_RUNNER_SCRIPT);
   chmodSync(join(hooksDir, HOOK_RUNNER), 0o755);
+  // DIB copies its own dib-run-parts over whatever an element put there; so do we.
+  writeFileSync(join(hooksDir, DIB_RUN_PARTS), DIB_RUN_PARTS_SCRIPT);
+  chmodSync(join(hooksDir, DIB_RUN_PARTS), 0o755);
   writeFaultTools(hooksDir);
+}
+
+/**
+ * The ELEMENTS_PATH hooks see: a new directory with one link `<name> -> <chosen element>` per element of
+ * the build. Tools that search ELEMENTS_PATH themselves (upstream's package-installs-squash reads every
+ * copy it finds) then see exactly the copies resolution chose, never a shadowed one.
+ */
+export function writeElementLinks(plan: Pick<BuildPlan, 'elements'>, dir: string): string {
+  mkdirSync(dir);
+  for (const e of plan.elements) symlinkSync(e.path, join(dir, e.name));
+  return dir;
 }
 
 export function writeEnvironmentList(hooksDir: string, names: string[]): void {

@@ -1,15 +1,17 @@
 // The build as a flat list of steps: runBuild(ctx) reads top to bottom.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
 import { BuildError } from '../core/errors.js';
 import { lstatIfExists, makeTempDir, safeRemoveTree } from '../core/fs.js';
 import { LEDGER_NAME, Ledger, removeWorkDir } from '../core/ledger.js';
+import { isMountPoint } from '../core/mountinfo.js';
 import { pathInTree, regularFilesInTree } from '../core/tree-path.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
-import { renderFstab, rootFilesystem } from '../disk/layout.js';
+import { renderFstab } from '../disk/layout.js';
 import { writeOutputs } from '../output/write.js';
-import { writeHooksTree } from './hook-runner.js';
+import { writeElementLinks, writeHooksTree } from './hook-runner.js';
+import { blockDeviceOverride, blockDeviceParams, blockDeviceParamsTail } from '../build/dib-contract.js';
 import { PHASES, phaseByName } from './phase-table.js';
 import { relinkInstallTypes } from './install-types.js';
 import { adoptEnvironmentSecrets, sourcedEnvironment } from './sourced-environment.js';
@@ -35,7 +37,6 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
 
   // 1. The tree: root.d fills it; kernel filesystems mounted for the chroot phases.
   mkdirSync(ctx.mountDir, { mode: 0o755 });
-  ctx.env.TMP_MOUNT_PATH = ctx.mountDir;
   const sourced = await log.step('source environment.d', () => sourcedEnvironment(ctx));
   adoptEnvironmentSecrets(ctx, sourced);
   relinkInstallTypes(ctx, sourced);
@@ -58,32 +59,38 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   await run('post-root');
 
   // 2. Unmount everything below the tree (kernel filesystems and element mounts) and set it aside.
+  //    TMP_MOUNT_PATH stays exported, naming a path that does not exist until the disk is mounted (DIB).
   await releaseTree();
   rmSync(join(ctx.mountDir, 'lost+found'), { recursive: true, force: true });
   renameSync(ctx.mountDir, ctx.builtDir);
-  delete ctx.env.TMP_MOUNT_PATH;
 
-  // 3. The disk: size, block-device.d, partitions and filesystems, the tree copied in.
+  // 3. The disk: size, block-device.d (which may hand over a device of its own), partitions and
+  //    filesystems, the tree copied in.
   const sizeBytes = await log.step('calculate the image size', async () => imageSizeBytes(ctx));
   validateLayout(ctx.layout, { imageSizeBytes: sizeBytes }); // the partitions fit, checked before any disk file exists
   ctx.env.DIB_IMAGE_SIZE = String(Math.round(sizeBytes / 1024));
-  await run('block-device', ctx.builtDir);
+  const override = blockDeviceDevice(await run('block-device', ctx.builtDir));
   const diskScope = ctx.resources.nested();
   ctx.resources.defer('release the disk', () => diskScope.release());
-  const disk = await log.step(`create the disk (${Math.round(sizeBytes / 1024 / 1024)} MiB)`, () =>
-    createDisk(
-      runner,
-      { layout: ctx.layout, sizeBytes, imageDir: ctx.imageDir, mountBase: ctx.mountDir, sectorSize: ctx.config.blockSize },
-      diskScope,
-    ),
-  );
-  exportDiskVariables(ctx, disk);
-  writeFstab(ctx.builtDir, renderFstab(ctx.layout));
+  let disk: AttachedDisk | undefined;
+  if (override) {
+    useBlockDeviceOverride(ctx, override);
+  } else {
+    appendFileSync(ctx.env.DIB_BLOCK_DEVICE_PARAMS_YAML, blockDeviceParamsTail(Math.round(sizeBytes / 1024), ctx.prepared.rootMkfsOptions));
+    disk = await log.step(`create the disk (${Math.round(sizeBytes / 1024 / 1024)} MiB)`, () =>
+      createDisk(
+        runner,
+        { layout: ctx.layout, sizeBytes, imageDir: ctx.imageDir, mountBase: ctx.mountDir, sectorSize: ctx.config.blockSize },
+        diskScope,
+      ),
+    );
+    exportDiskVariables(ctx, disk);
+    writeFstab(ctx.builtDir, renderFstab(ctx.layout));
+  }
   await log.step('copy the tree into the image', async () => {
     await runner.run(['cp', '-a', '--sparse=always', `${ctx.builtDir}/.`, `${ctx.mountDir}/`]);
     safeRemoveTree(ctx.builtDir);
   });
-  ctx.env.TMP_MOUNT_PATH = ctx.mountDir;
 
   // 4. Finalise on the real filesystems.
   const finalMounts = diskScope.nested();
@@ -114,12 +121,50 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
 
   // 5. Release the disk (fstrim keeps the raw file sparse), then convert.
   await releaseFinalMounts();
-  await log.step('unmount the image', () => finishDisk(runner, disk));
+  if (disk) {
+    const attached = disk;
+    await log.step('unmount the image', () => finishDisk(runner, attached));
+  } else await log.step('unmount the image', () => unmountTree(runner, ctx.mountDir));
   await diskScope.release();
-  await log.step('write the outputs', async () => {
-    outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { raw: disk.imagePath }, writeOptions, ctx.resources)));
-  });
+  const raw = disk?.imagePath ?? override!;
+  if (ctx.prepared.withheldOutputs.length) {
+    log.info(
+      `no-final-image is among the elements: not writing ${ctx.prepared.withheldOutputs.map((o) => o.path).join(', ')} (every phase ran; the disk is discarded)`,
+    );
+  }
+  if (ctx.prepared.outputs.some((o) => o.type.source === 'disk')) {
+    await log.step('write the outputs', async () => {
+      outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { raw }, writeOptions, ctx.resources)));
+    });
+  }
   return { outputs };
+}
+
+/** A device block-device.d printed as `IMAGE_BLOCK_DEVICE=...` (DIB evals those lines), or undefined. */
+function blockDeviceDevice(stdout: string): string | undefined {
+  const { device, bad } = blockDeviceOverride(stdout);
+  if (bad.length) {
+    throw new BuildError('block-device.d printed an IMAGE_BLOCK_DEVICE= line this engine cannot read', {
+      details: bad.map((l) => `  ${l}`),
+      hint: 'DIB evals such lines with bash; print exactly IMAGE_BLOCK_DEVICE=/dev/DEVICE (optionally with export, or quoted)',
+    });
+  }
+  return device || undefined;
+}
+
+/**
+ * DIB's legacy path: a block-device.d hook made the disk itself and printed its device. The engine then
+ * makes no disk and writes no fstab; the hook must have mounted the root filesystem at TMP_MOUNT_PATH.
+ * Disk outputs are converted from that device; detaching it stays the element's job.
+ */
+function useBlockDeviceOverride(ctx: BuildContext, device: string): void {
+  if (!isMountPoint(ctx.mountDir)) {
+    throw new BuildError(`block-device.d printed IMAGE_BLOCK_DEVICE=${device} but mounted nothing at ${ctx.mountDir}`, {
+      hint: 'a block-device.d hook that supplies the device must also mount its root filesystem at $TMP_MOUNT_PATH (DIB copies the tree there)',
+    });
+  }
+  ctx.log.info(`block-device.d supplied the disk: IMAGE_BLOCK_DEVICE=${device}; the engine makes no disk and writes no fstab`);
+  Object.assign(ctx.env, { IMAGE_BLOCK_DEVICE: device, IMAGE_BLOCK_DEVICES: `[image0]=${device}` });
 }
 
 async function prepareWorkDir(ctx: BuildContext): Promise<void> {
@@ -139,11 +184,29 @@ async function prepareWorkDir(ctx: BuildContext): Promise<void> {
   });
   mkdirSync(ctx.imageDir);
   writeHooksTree(ctx.plan, ctx.hooksDir);
+  // DIB's block-device files: the chosen YAML and the parameters its block-device layer reads.
+  const blockDir = join(workDir, 'block-device');
+  mkdirSync(blockDir);
+  writeFileSync(join(blockDir, 'config.yaml'), ctx.prepared.layoutText, { flag: 'wx' });
+  const params = join(blockDir, 'params.yaml');
+  const paramsText = blockDeviceParams({
+    configFile: join(blockDir, 'config.yaml'),
+    imageDir: ctx.imageDir,
+    fsType: ctx.config.fsType,
+    rootLabel: ctx.config.rootLabel,
+    mountBase: ctx.mountDir,
+    buildDir: workDir,
+  });
+  writeFileSync(params, paramsText, { flag: 'wx' });
   Object.assign(ctx.env, {
     TMP_BUILD_DIR: workDir,
     TMP_IMAGE_DIR: ctx.imageDir,
     TMP_HOOKS_PATH: ctx.hooksDir,
     OUT_IMAGE_PATH: dirname(ctx.outputStem),
+    // Each chosen element exactly once: shadowed copies stay invisible to hooks (see writeElementLinks).
+    ELEMENTS_PATH: writeElementLinks(ctx.plan, join(workDir, 'elements')),
+    DIB_BLOCK_DEVICE_PARAMS_YAML: params,
+    TMP_MOUNT_PATH: ctx.mountDir,
   });
   mkdirSync(ctx.config.imageCache, { recursive: true });
   ctx.log.info(`Building in ${workDir}`);
@@ -188,15 +251,11 @@ async function installExtraPackages(ctx: BuildContext): Promise<void> {
   );
 }
 
+/** IMAGE_BLOCK_DEVICE(S) from pre-finalise on; DIB_ROOT_LABEL and the other layout variables are set from the start (prepare). */
 function exportDiskVariables(ctx: BuildContext, disk: AttachedDisk): void {
-  const root = rootFilesystem(ctx.layout);
-  const boot = ctx.layout.mounts.find((m) => m.mountPoint === '/boot');
   Object.assign(ctx.env, {
     IMAGE_BLOCK_DEVICE: disk.device,
     IMAGE_BLOCK_DEVICES: [...disk.devices].map(([n, d]) => `[${n}]=${d}`).join(' '),
-    DIB_ROOT_LABEL: root.label,
-    DIB_ROOT_FSTYPE: root.type,
-    DIB_BOOT_LABEL: boot ? ctx.layout.filesystems.find((f) => f.name === boot.base)!.label : '',
   });
 }
 

@@ -24,7 +24,8 @@ export interface PhaseOptions {
   total: number;
 }
 
-export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOptions): Promise<void> {
+/** Runs the phase; returns what its hooks wrote to stdout (DIB evaluates block-device.d's). */
+export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOptions): Promise<string> {
   await injectSignal(`before-${phase.name}`);
   amendEnvironmentFiles(ctx, phase);
   const hooks = hooksToRun(ctx, phase);
@@ -32,7 +33,7 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
   if (phase.inChroot && !ctx.plan.tree.dirs.has(phase.dir)) {
     await injectSignal(`after-${phase.name}`);
     ctx.throwIfAborted();
-    return;
+    return '';
   }
   const start = process.hrtime.bigint();
   ctx.throwIfAborted();
@@ -46,11 +47,12 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
   });
   await breakPoint(ctx, `before-${phase.name}`, phase.inChroot ? options.root : undefined);
   let ok = false;
+  let stdout = '';
   try {
     await ctx.resources.using(async (scope) => {
       if (phase.inChroot && hooks.length) await bindHooks(ctx.runner, ctx.hooksDir, options.root, scope);
       try {
-        for (const hook of hooks) await runHook(ctx, phase, hook, options.root);
+        for (const hook of hooks) stdout += await runHook(ctx, phase, hook, options.root);
       } catch (error) {
         if (phase.inChroot || phase.name === 'block-device') {
           await breakPoint(ctx, 'after-error', phase.inChroot && !ctx.config.breakOutsideTarget ? options.root : undefined);
@@ -67,6 +69,7 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
   await breakPoint(ctx, `after-${phase.name}`, phase.inChroot ? options.root : undefined);
   await injectSignal(`after-${phase.name}`);
   ctx.throwIfAborted();
+  return stdout;
 }
 
 /** The argv that runs one hook (the same runner outside and inside the chroot). */
@@ -76,7 +79,8 @@ export function hookArgv(ctx: BuildContext, phase: Phase, hook: string): string[
   return ['bash', join(ctx.hooksDir, HOOK_RUNNER), ctx.hooksDir, join(ctx.hooksDir, phase.dir, hook)];
 }
 
-async function runHook(ctx: BuildContext, phase: Phase, hook: PlannedHook, root: string): Promise<void> {
+/** Run one hook; returns its stdout (newline-terminated). */
+async function runHook(ctx: BuildContext, phase: Phase, hook: PlannedHook, root: string): Promise<string> {
   ctx.throwIfAborted();
   const label = `${hook.element}/${phase.dir}/${hook.name}`;
   const env: Record<string, string> = { ...ctx.env };
@@ -97,7 +101,8 @@ async function runHook(ctx: BuildContext, phase: Phase, hook: PlannedHook, root:
   const start = process.hrtime.bigint();
   let status = 0;
   try {
-    await ctx.runner.run(argv, { env, label, cwd: phase.inChroot ? undefined : ctx.workDir });
+    const { stdout } = await ctx.runner.run(argv, { env, label, cwd: phase.inChroot ? undefined : ctx.workDir });
+    return stdout ? `${stdout}\n` : '';
   } catch (error) {
     if (ctx.signal.aborted) throw error;
     status = error instanceof CommandError ? (error.status ?? -1) : -1;

@@ -6,9 +6,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { DibError } from '../core/errors.js';
-import { PACKAGE_PHASES } from '../phases/phase-table.js';
-import { type PackageEntry, squashPackages } from '../elements/packages.js';
-import { mapPackage, readPkgMap } from '../elements/pkg-map.js';
+import type { PackageEntry } from '../elements/packages.js';
+import { packageLists } from '../elements/package-lists.js';
+import { readPkgMap } from '../elements/pkg-map.js';
 
 function main(): number {
   const outDir = process.argv[2];
@@ -23,22 +23,11 @@ function main(): number {
   const order = (process.env.IMAGE_ELEMENT ?? '').split(' ').filter(Boolean);
   elements.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   const entries = JSON.parse(readFileSync(join(process.env.TMP_HOOKS_PATH ?? '', 'package-entries.json'), 'utf8')) as PackageEntry[];
-  const squashed = squashPackages(entries, process.env);
-  const distro = process.env.DISTRO_NAME ?? '';
-  const release = process.env.DIB_RELEASE ?? '';
   const maps = new Map(elements.map((e) => [e.name, readPkgMap(e.path)]));
+  const { squashed, lists, notes } = packageLists(entries, process.env, maps);
+  for (const note of notes) process.stderr.write(`${note}\n`);
   mkdirSync(outDir, { recursive: true });
-  for (const phase of PACKAGE_PHASES) {
-    for (const action of ['install', 'uninstall'] as const) {
-      const names: string[] = [];
-      for (const [pkg, element] of squashed[phase]?.[action] ?? []) {
-        const mapped = mapPackage(maps.get(element), pkg, distro, release) ?? pkg;
-        if (mapped && !names.includes(mapped)) names.push(mapped);
-        process.stderr.write(`${phase} ${action}: ${pkg}${mapped !== pkg ? ` -> ${mapped || '(dropped)'}` : ''} (${element})\n`);
-      }
-      writeFileSync(join(outDir, `${phase}.${action}`), names.map((n) => `${n}\n`).join(''));
-    }
-  }
+  for (const [file, names] of Object.entries(lists)) writeFileSync(join(outDir, file), names.map((n) => `${n}\n`).join(''));
   writeFileSync(join(outDir, 'package-installs.json'), JSON.stringify(squashed, null, 1) + '\n');
   return 0;
 }

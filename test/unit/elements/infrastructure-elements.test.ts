@@ -560,10 +560,19 @@ describe('dib-python', () => {
     expect(r.stderr).toBe('');
     expect(r.link('/usr/bin/dib-python')).toBe('/usr/bin/python3');
     expect(r.stdout.trim().split('\n').at(-1)).toBe('3');
+    // The cleanup hook works inside the chroot (never through the image's links): give the target a
+    // shell and rm with their libraries, and run the hook as root of a user namespace.
     const root = fresh('target');
     mkdirSync(join(root, 'usr/bin'), { recursive: true });
+    for (const lib of ['lib/x86_64-linux-gnu/libc.so.6', 'lib64/ld-linux-x86-64.so.2']) {
+      mkdirSync(join(root, lib, '..'), { recursive: true });
+      copyFileSync(`/${lib}`, join(root, lib));
+    }
+    mkdirSync(join(root, 'bin'));
+    for (const tool of ['sh', 'rm']) copyFileSync(`/bin/${tool}`, join(root, 'bin', tool));
+    for (const tool of ['sh', 'rm']) chmodSync(join(root, 'bin', tool), 0o755);
     symlinkSync('/usr/bin/python3', join(root, 'usr/bin/dib-python'));
-    expect((await run(['bash', hook('dib-python', 'cleanup.d/50-dib-python')], { TARGET_ROOT: root })).status).toBe(0);
+    expect((await run(['unshare', '-r', 'bash', hook('dib-python', 'cleanup.d/50-dib-python')], { TARGET_ROOT: root })).status).toBe(0);
     expect(readdirSync(join(root, 'usr/bin'))).toEqual([]);
   });
 });

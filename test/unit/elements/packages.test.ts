@@ -11,7 +11,12 @@ let n = 0;
 function element(yaml: string, name = 'test_element') {
   const root = join(dir.path, `e${n++}`);
   writeTree(root, { [name]: { 'package-installs.yaml': yaml } });
-  return readPackageInstalls({ name, path: join(root, name) });
+  return readPackageInstalls({ name, path: join(root, name) }).entries;
+}
+function warnings(yaml: string) {
+  const root = join(dir.path, `e${n++}`);
+  writeTree(root, { test_element: { 'package-installs.yaml': yaml } });
+  return readPackageInstalls({ name: 'test_element', path: join(root, 'test_element') }).warnings.map((w) => w.message);
 }
 const installs = (yaml: string, env: Record<string, string> = {}) =>
   (squashPackages(element(yaml), env)['install.d']?.install ?? []).map(([p]) => p);
@@ -101,14 +106,30 @@ describe('bad input is an exit-2 error pointing into the file', () => {
     expect(e.exitCode).toBe(2);
     expect(e.message).toMatch(/package-installs\.yaml: line \d+ column \d+/);
   });
-  it('unknown phase, unknown key, arch with not-arch, malformed when', () => {
+  it('arch with not-arch, malformed when (DIB fails on these too)', () => {
     const e = problem('a:\n  phase: finalise.d\nb:\n  colour: red\nc:\n  arch: x\n  not-arch: y\nd:\n  when: nonsense\n');
     expect(e).toBeInstanceOf(ValidationErrors);
     const text = e.message;
-    expect(text).toContain("'a'.phase");
-    expect(text).toContain("'b'.colour: unknown key");
     expect(text).toContain('arch and not-arch');
     expect(text).toContain("malformed condition 'nonsense'");
+    expect(text).not.toContain("'a'.phase");
+    expect(text).not.toContain('colour');
   });
   it('a top-level list is rejected', () => expect(problem('- a\n- b\n').message).toContain('must be a mapping'));
+});
+
+describe('where DIB is lenient, a warning (and the entry is harmless)', () => {
+  it('an unknown key is a warning; the package is still installed', () => {
+    expect(warnings('p:\n  colour: red\n')).toEqual([expect.stringMatching(/'p'\.colour: unknown key, ignored as DIB does/)]);
+    expect(installs('p:\n  colour: red\n')).toEqual(['p']);
+  });
+  it('an unknown phase is a warning; the package is never installed in a package phase', () => {
+    expect(warnings('p:\n  phase: finalise.d\n')).toEqual([
+      expect.stringMatching(/'p'\.phase: 'finalise\.d' is not one of .*never installed/),
+    ]);
+    const squashed = squashPackages(element('p:\n  phase: finalise.d\nq:\n'), {});
+    expect(Object.keys(squashed).sort()).toEqual(['finalise.d', 'install.d']);
+    expect(squashed['install.d'].install).toEqual([['q', 'test_element']]);
+  });
+  it('a file without such problems has no warnings', () => expect(warnings('p:\n  phase: pre-install.d\n')).toEqual([]));
 });
