@@ -1,21 +1,25 @@
 // Root-only, written as the attacks: nothing an element, a layout, a planted file or another local user
 // supplies makes a build touch the host outside its own directories. Each case checks the host side.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
   existsSync,
   lstatSync,
   mkdirSync,
+  openSync,
   readFileSync,
   readdirSync,
   rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { REPO, runCli } from '../helpers/cli.js';
+import { readHostMirrors } from '../../src/config/host-apt.js';
 import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
 import { ensureCachedBaseTree, hookScript as x, tinyOsElement } from '../helpers/tiny-os.js';
 import { writeTree } from '../helpers/tree.js';
@@ -179,5 +183,38 @@ describe('the host boundary, attacked', () => {
     expect(r.stderr).not.toContain('ROOT-HOOK-RAN');
     expect(findLeaks(root)).toEqual(NO_LEAKS);
     expect(lstatSync(tmp).isDirectory()).toBe(true);
+  });
+
+  it('a same-size corrupted .deb in the package cache: install-packages removes it, fetches it again once and installs (real apt and dpkg in a chroot)', async () => {
+    const mirror = readHostMirrors().mirror;
+    expect(mirror).toBeTruthy();
+    const tree = join(root, 'apt-tree');
+    mkdirSync(tree);
+    const tar = readdirSync(CACHE).find((n) => /^debootstrap-debian-bookworm-amd64-.*\.tar$/.test(n))!;
+    execFileSync('tar', ['-C', tree, '--numeric-owner', '-xf', join(CACHE, tar)]);
+    writeFileSync(join(tree, 'etc/apt/sources.list'), `deb ${mirror} bookworm main\n`);
+    writeFileSync(join(tree, 'etc/resolv.conf'), readFileSync('/etc/resolv.conf'));
+    execFileSync('install', ['-m', '0755', join(REPO, 'elements/dpkg/bin/install-packages'), join(tree, 'usr/local/bin/install-packages')]);
+    const inTree = (cmd: string) =>
+      spawnSync('chroot', [tree, '/bin/bash', '-c', cmd], {
+        env: { PATH: '/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin', LC_ALL: 'C' },
+        encoding: 'utf8',
+      });
+    expect(inTree('apt-get -q -o Acquire::Languages=none update').status).toBe(0);
+    expect(inTree('install-packages jq').status).toBe(0);
+    expect(inTree('apt-get -y -q purge jq').status).toBe(0);
+    const archives = join(tree, 'var/cache/apt/archives');
+    const deb = readdirSync(archives).find((n) => /^jq_.*\.deb$/.test(n))!;
+    const size = statSync(join(archives, deb)).size;
+    const fd = openSync(join(archives, deb), 'r+');
+    writeSync(fd, Buffer.alloc(4096, 0x41), 0, 4096, Math.floor(size / 2)); // same size, broken content
+    closeSync(fd);
+    const again = inTree('install-packages jq');
+    expect(again.stderr).toContain(
+      `dpkg could not unpack /var/cache/apt/archives/${deb} from the shared package cache; removing and fetching again`,
+    );
+    expect(again.status).toBe(0);
+    expect(inTree('jq --version').status).toBe(0);
+    expect(statSync(join(archives, deb)).size).toBe(size);
   });
 });
