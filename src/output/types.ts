@@ -13,6 +13,10 @@ export interface OutputType {
   source: 'disk' | 'tree';
   /** qemu-img's `-O` format, for the qemu-img writer. */
   qemuFormat?: string;
+  /** qemu-img `-o` options this type always gets (QEMU_IMG_OPTIONS follow them). */
+  qemuOptions?: string;
+  /** qemu-img `-c` unless `-u` (DIB compresses qcow2 only). */
+  compressible?: boolean;
   /** Host tools the writer runs. */
   tools: string[];
   /** Glance's disk_format and container_format for this file (absent: Glance does not take it). */
@@ -20,7 +24,7 @@ export interface OutputType {
 }
 
 /** A disk converted by qemu-img to `format` (its Glance disk_format too, where Glance knows it). */
-const qemuImg = (format: string, glanceDiskFormat: string | undefined): OutputType => ({
+const qemuImg = (format: string, glanceDiskFormat: string | undefined, more: Partial<OutputType> = {}): OutputType => ({
   name: format,
   extension: format,
   writer: 'qemu-img',
@@ -28,15 +32,19 @@ const qemuImg = (format: string, glanceDiskFormat: string | undefined): OutputTy
   qemuFormat: format,
   tools: ['qemu-img'],
   glance: glanceDiskFormat ? { diskFormat: glanceDiskFormat, containerFormat: 'bare' } : undefined,
+  ...more,
 });
 
 export const OUTPUT_TYPES: readonly OutputType[] = [
-  qemuImg('qcow2', 'qcow2'),
+  qemuImg('qcow2', 'qcow2', { qemuOptions: 'compat=1.1', compressible: true }),
   { name: 'raw', extension: 'raw', writer: 'copy', source: 'disk', tools: ['cp'], glance: { diskFormat: 'raw', containerFormat: 'bare' } },
   qemuImg('vmdk', 'vmdk'),
   qemuImg('vdi', 'vdi'),
   qemuImg('vhdx', 'vhdx'),
   qemuImg('qed', undefined), // not a Glance disk format
+  // Dynamic, as DIB's vhd-util path makes it, and what Glance's format inspector recognises as vhd (a
+  // fixed VHD is raw data with a footer: detected as raw). force_size: the exact raw size, not CHS-rounded.
+  qemuImg('vhd', 'vhd', { qemuFormat: 'vpc', qemuOptions: 'subformat=dynamic,force_size=on' }),
   // Trees are no Glance images (a tarball is only a container in Glance's sense for docker/ova).
   { name: 'tar', extension: 'tar', writer: 'tar', source: 'tree', tools: ['tar'] },
   { name: 'tgz', extension: 'tgz', writer: 'tar', source: 'tree', tools: ['tar', 'gzip'] },

@@ -55,8 +55,8 @@ export function writerArgv(
     case 'copy':
       return ['cp', '--sparse=always', source.raw!, temp];
     case 'qemu-img': {
-      // Fixed DIB quirk: compression never leaks from qcow2 into the other types.
-      const opts = [type.name === 'qcow2' ? 'compat=1.1' : '', options.qemuImgOptions].filter(Boolean).join(',');
+      // Fixed DIB quirk: compression and the type's own options never leak into the other types.
+      const opts = [type.qemuOptions ?? '', options.qemuImgOptions].filter(Boolean).join(',');
       return [
         'qemu-img',
         'convert',
@@ -64,7 +64,7 @@ export function writerArgv(
         'raw',
         '-O',
         type.qemuFormat!,
-        ...(type.name === 'qcow2' && options.compress ? ['-c'] : []),
+        ...(type.compressible && options.compress ? ['-c'] : []),
         ...(opts ? ['-o', opts] : []),
         source.raw!,
         temp,

@@ -95,6 +95,25 @@ describe('writeOutputs: qemu-img types', () => {
     expect(readFileSync(`${t.stem}.${type}`, 'utf8')).toBe(`qemu-img ${type}`);
   });
 
+  it('vhd: qemu-img vpc, dynamic, force_size=on; QEMU_IMG_OPTIONS after them', async () => {
+    const t = setup();
+    await t.write(['vhd'], { raw: t.raw }, { qemuImgOptions: 'block_size=2M' });
+    expect(t.fake.argvs()).toEqual([
+      [
+        'qemu-img',
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        'vpc',
+        '-o',
+        'subformat=dynamic,force_size=on,block_size=2M',
+        t.raw,
+        partial(`${t.stem}.vhd`),
+      ],
+    ]);
+  });
+
   it('vmdk with QEMU_IMG_OPTIONS gets exactly those options', async () => {
     const t = setup();
     await t.write(['vmdk'], { raw: t.raw }, { qemuImgOptions: 'subformat=streamOptimized' });
@@ -262,7 +281,18 @@ describe('writeOutputs: temporary name, rotation, checksums, failure', () => {
       ...(await t.write(disk, { raw: t.raw }, { checksum: true })),
     ];
     expect(written.map((w) => w.slice(t.outDir.length + 1)).sort()).toEqual(
-      ['image.qcow2', 'image.raw', 'image.vmdk', 'image.vdi', 'image.vhdx', 'image.qed', 'image.tar', 'image.tgz', 'image.squash'].sort(),
+      [
+        'image.qcow2',
+        'image.raw',
+        'image.vmdk',
+        'image.vdi',
+        'image.vhdx',
+        'image.qed',
+        'image.vhd',
+        'image.tar',
+        'image.tgz',
+        'image.squash',
+      ].sort(),
     );
     for (const file of written) {
       const content = readFileSync(file);
