@@ -1,7 +1,11 @@
 // The ONE table of output types: validation, file names, writers, tools, rotation, checksums and the
 // Glance formats all read it, so a type is added in one place.
 
-export type OutputWriter = 'qemu-img' | 'copy' | 'tar' | 'squashfs';
+/** Writers that are one command (see writerArgv). */
+export type CommandWriter = 'qemu-img' | 'copy' | 'tar' | 'squashfs';
+/** Writers that package the disk or tree in-process (archives with tar-stream), running qemu-img where needed. */
+export type PackageWriter = 'ova';
+export type OutputWriter = CommandWriter | PackageWriter;
 
 export interface OutputType {
   /** The `-t` name. */
@@ -45,6 +49,14 @@ export const OUTPUT_TYPES: readonly OutputType[] = [
   // Dynamic, as DIB's vhd-util path makes it, and what Glance's format inspector recognises as vhd (a
   // fixed VHD is raw data with a footer: detected as raw). force_size: the exact raw size, not CHS-rounded.
   qemuImg('vhd', 'vhd', { qemuFormat: 'vpc', qemuOptions: 'subformat=dynamic,force_size=on' }),
+  {
+    name: 'ova',
+    extension: 'ova',
+    writer: 'ova',
+    source: 'disk',
+    tools: ['qemu-img'],
+    glance: { diskFormat: 'vmdk', containerFormat: 'ova' },
+  },
   // Trees are no Glance images (a tarball is only a container in Glance's sense for docker/ova).
   { name: 'tar', extension: 'tar', writer: 'tar', source: 'tree', tools: ['tar'] },
   { name: 'tgz', extension: 'tgz', writer: 'tar', source: 'tree', tools: ['tar', 'gzip'] },

@@ -5,6 +5,8 @@ import { createReadStream, existsSync, renameSync, statSync, writeFileSync } fro
 import { basename } from 'node:path';
 import type { Runner } from '../core/exec.js';
 import type { Resources } from '../core/resources.js';
+import type { ImageFacts } from './facts.js';
+import { writeOva } from './ova.js';
 import { partialOutput } from './partial.js';
 import type { OutputType } from './types.js';
 
@@ -13,6 +15,8 @@ export interface WriteOptions {
   qemuImgOptions: string;
   checksum: boolean;
   overwrite: boolean;
+  /** What the packaged types (ova) need to know about the image. */
+  image?: ImageFacts;
 }
 
 export interface OutputSource {
@@ -35,7 +39,7 @@ export async function writeOutputs(
   const ordered = [...wanted.filter((o) => o.type.writer !== 'copy'), ...wanted.filter((o) => o.type.writer === 'copy')];
   for (const out of ordered) {
     const partial = await partialOutput(out.path, resources);
-    await runner.run(writerArgv(out.type, source, partial.temp, options));
+    await writeOne(runner, out, source, partial.temp, options);
     const suffixes = options.checksum ? await writeChecksums(partial.temp, partial.companion, basename(out.path)) : [];
     rotateOld(out.path, options.overwrite);
     partial.commit(suffixes);
@@ -44,7 +48,28 @@ export async function writeOutputs(
   return written;
 }
 
-/** The command that writes one output to `temp`. */
+/** Write one output to `temp` with the writer its table row names. */
+async function writeOne(
+  runner: Runner,
+  out: { type: OutputType; path: string },
+  source: OutputSource,
+  temp: string,
+  options: WriteOptions,
+): Promise<void> {
+  const { type } = out;
+  const facts = () => {
+    if (!options.image) throw new Error(`writing ${type.name} needs the image facts (WriteOptions.image)`); // a wiring bug
+    return options.image;
+  };
+  switch (type.writer) {
+    case 'ova':
+      return writeOva(runner, source.raw!, temp, { arch: facts().arch, distro: facts().distro });
+    default:
+      await runner.run(writerArgv(type, source, temp, options));
+  }
+}
+
+/** The command that writes one output to `temp` (types with a command writer). */
 export function writerArgv(
   type: OutputType,
   source: OutputSource,
@@ -91,6 +116,8 @@ export function writerArgv(
         temp,
         '.',
       ];
+    default:
+      throw new Error(`${type.name} is not written by one command`);
   }
 }
 

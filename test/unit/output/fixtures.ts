@@ -6,10 +6,16 @@ import { join } from 'node:path';
 import { LEDGER_NAME, Ledger } from '../../../src/core/ledger.js';
 import { Resources } from '../../../src/core/resources.js';
 import { withSbin } from '../../../src/core/tools.js';
+import type { ImageFacts } from '../../../src/output/facts.js';
 import type { WriteOptions } from '../../../src/output/write.js';
 import { type FakeBin, installFakeBin } from '../../helpers/fake-bin.js';
 
-export const OPTIONS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false };
+export const FACTS: ImageFacts = {
+  arch: 'amd64',
+  distro: 'debian',
+  release: 'bookworm',
+};
+export const OPTIONS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false, image: FACTS };
 
 /** A harness whose qemu-img and tar are the real ones (recorded), with a ledger-backed Resources. */
 export function realTools(): { fake: FakeBin; resources: Resources; dir: string; out: string } {

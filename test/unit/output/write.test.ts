@@ -13,7 +13,8 @@ import { type FakeBin, type FakeTool, installFakeBin } from '../../helpers/fake-
 
 // A converter that writes "<tool> <format>" into its output (the last argument).
 const converter = (extra: Partial<FakeTool> = {}): FakeTool => ({ script: 'printf "%s %s" "$FAKE_TOOL" "$5" > "${@: -1}"', ...extra });
-const DEFAULTS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false };
+const FACTS = { arch: 'amd64', distro: 'debian', release: 'bookworm' };
+const DEFAULTS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false, image: FACTS };
 
 let fake: FakeBin | undefined;
 afterEach(() => {
@@ -289,6 +290,7 @@ describe('writeOutputs: temporary name, rotation, checksums, failure', () => {
         'image.vhdx',
         'image.qed',
         'image.vhd',
+        'image.ova',
         'image.tar',
         'image.tgz',
         'image.squash',
