@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { UsageError, throwIfProblems } from '../core/errors.js';
 import { scalarText } from '../core/text.js';
 import { DEFAULT_RUN_PARTS_REGEX } from '../elements/hooks.js';
+import { dockerReferenceProblem } from '../output/names.js';
 import { OUTPUT_TYPE_NAMES } from '../output/types.js';
 import { PHASES } from '../phases/phase-table.js';
 
@@ -314,9 +315,9 @@ export const SETTINGS: readonly Setting[] = [
     env: 'DOCKER_TARGET',
     kind: 'string',
     meta: 'REPO:TAG',
-    hidden: true,
     default: '',
-    help: 'docker output is not supported',
+    parse: (v) => validName(v, '--docker-target', dockerReferenceProblem, 'e.g. --docker-target debian-cloud:bookworm'),
+    help: 'tag of the -t docker archive (REPOSITORY[:TAG]; default NAME:latest, NAME being the -o file name)',
   }),
   row<string>({
     key: 'logfile',
@@ -547,6 +548,13 @@ function parseTypes(values: string[]): string[] {
       hint: `known types: ${OUTPUT_TYPE_NAMES.join(', ')}`,
     });
   return [...new Set(types)];
+}
+
+/** `value` if `problemOf` finds nothing wrong with it, else a UsageError naming the setting `what`. */
+function validName(value: string, what: string, problemOf: (v: string) => string | undefined, hint: string): string {
+  const problem = problemOf(value);
+  if (problem) throw new UsageError('invalid-setting', `${what} '${value}': ${problem}`, { hint });
+  return value;
 }
 
 /** A boolean variable as DIB's scripts test it: set, non-empty and not 0. */

@@ -1,5 +1,34 @@
-// What the consumers of the packaged outputs call things: each one's name for the target architecture
-// (from DIB's Debian ARCH).
+// What the consumers of the packaged outputs accept: docker image references, and each one's name for
+// the target architecture (from DIB's Debian ARCH).
+
+/** Docker reference grammar (docker/distribution): `[DOMAIN/]PATH[:TAG]`; no digest, since a load tags. */
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN = new RegExp(`^${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*(?::[0-9]+)?$`);
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+
+/** Why `target` is not a docker image reference docker and podman load under, or undefined when it is. */
+export function dockerReferenceProblem(target: string): string | undefined {
+  if (target.includes('@')) return 'a digest names an image, it cannot tag one';
+  const colon = target.lastIndexOf(':');
+  const hasTag = colon > target.lastIndexOf('/');
+  const name = hasTag ? target.slice(0, colon) : target;
+  if (hasTag && !TAG.test(target.slice(colon + 1))) return 'the tag is not 1-128 letters, digits, _ . - (not starting with . or -)';
+  if (name.length > 255) return 'the repository name is longer than 255 characters';
+  const [first, ...rest] = name.split('/');
+  // As docker decides: the first component is a registry host only if it looks like one.
+  const hasDomain = rest.length > 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  if (hasDomain && !DOMAIN.test(first)) return `'${first}' is not a registry host[:port]`;
+  const path = hasDomain ? rest : [first, ...rest];
+  const bad = path.find((c) => !PATH_COMPONENT.test(c));
+  if (bad !== undefined) return `'${bad}' is not a repository path component (lower-case letters and digits, separated by . _ __ or -)`;
+  return undefined;
+}
+
+/** `repo` → `repo:latest`; a reference that has a tag is kept (a `:` before the last `/` is a port). */
+export function withTag(target: string): string {
+  return target.lastIndexOf(':') > target.lastIndexOf('/') ? target : `${target}:latest`;
+}
 
 interface ArchNames {
   /** OCI image config `architecture` (Go's GOARCH) and `variant`. */

@@ -4,7 +4,7 @@
 /** Writers that are one command (see writerArgv). */
 export type CommandWriter = 'qemu-img' | 'copy' | 'tar' | 'squashfs';
 /** Writers that package the disk or tree in-process (archives with tar-stream), running qemu-img where needed. */
-export type PackageWriter = 'ova';
+export type PackageWriter = 'ova' | 'docker';
 export type OutputWriter = CommandWriter | PackageWriter;
 
 export interface OutputType {
@@ -61,6 +61,15 @@ export const OUTPUT_TYPES: readonly OutputType[] = [
   { name: 'tar', extension: 'tar', writer: 'tar', source: 'tree', tools: ['tar'] },
   { name: 'tgz', extension: 'tgz', writer: 'tar', source: 'tree', tools: ['tar', 'gzip'] },
   { name: 'squashfs', extension: 'squash', writer: 'squashfs', source: 'tree', tools: ['mksquashfs'] },
+  // A docker-archive (`docker load -i`); getfattr reads the xattrs the layer carries.
+  {
+    name: 'docker',
+    extension: 'docker',
+    writer: 'docker',
+    source: 'tree',
+    tools: ['getfattr'],
+    glance: { diskFormat: 'raw', containerFormat: 'docker' },
+  },
 ];
 
 export const OUTPUT_TYPE_NAMES = OUTPUT_TYPES.map((t) => t.name);

@@ -5,7 +5,8 @@ import { createReadStream, existsSync, renameSync, statSync, writeFileSync } fro
 import { basename } from 'node:path';
 import type { Runner } from '../core/exec.js';
 import type { Resources } from '../core/resources.js';
-import type { ImageFacts } from './facts.js';
+import { writeDockerArchive } from './docker.js';
+import { type ImageFacts, effectiveDockerTarget } from './facts.js';
 import { writeOva } from './ova.js';
 import { partialOutput } from './partial.js';
 import type { OutputType } from './types.js';
@@ -15,7 +16,7 @@ export interface WriteOptions {
   qemuImgOptions: string;
   checksum: boolean;
   overwrite: boolean;
-  /** What the packaged types (ova) need to know about the image. */
+  /** What the packaged types (ova, docker) need to know about the image. */
   image?: ImageFacts;
 }
 
@@ -57,6 +58,7 @@ async function writeOne(
   options: WriteOptions,
 ): Promise<void> {
   const { type } = out;
+  const stem = out.path.slice(0, -(type.extension.length + 1));
   const facts = () => {
     if (!options.image) throw new Error(`writing ${type.name} needs the image facts (WriteOptions.image)`); // a wiring bug
     return options.image;
@@ -64,6 +66,11 @@ async function writeOne(
   switch (type.writer) {
     case 'ova':
       return writeOva(runner, source.raw!, temp, { arch: facts().arch, distro: facts().distro });
+    case 'docker':
+      return writeDockerArchive(runner, source.tree!, temp, {
+        arch: facts().arch,
+        target: effectiveDockerTarget(facts().dockerTarget, stem),
+      });
     default:
       await runner.run(writerArgv(type, source, temp, options));
   }

@@ -12,6 +12,7 @@ import { type FakeBin, installFakeBin } from '../../helpers/fake-bin.js';
 
 export const FACTS: ImageFacts = {
   arch: 'amd64',
+  dockerTarget: '',
   distro: 'debian',
   release: 'bookworm',
 };

@@ -1,0 +1,71 @@
+// What docker accepts, checked before the build: the validator, the settings row that uses it (exit 2
+// with a hint), and getfattr's dump format.
+import { describe, expect, it } from 'vitest';
+import { makeConfig } from '../../../src/config/settings.js';
+import { UsageError, ValidationErrors } from '../../../src/core/errors.js';
+import { dockerReferenceProblem, withTag } from '../../../src/output/names.js';
+import { parseGetfattr } from '../../../src/output/xattrs.js';
+
+describe('docker references', () => {
+  it.each(['debian', 'debian:bookworm', 'cloud/debian-12:2024.05_1', 'localhost/img', 'registry.example:5000/a/b:v1', 'a__b', 'a---b'])(
+    '%s is a tag docker loads under',
+    (ref) => expect(dockerReferenceProblem(ref)).toBeUndefined(),
+  );
+  it.each(['Debian', 'my image', 'img:', 'img:-x', 'a/B/c', 'img@sha256:abc', 'img:' + 'x'.repeat(129), '-img', 'a_-b'])(
+    '%s is refused',
+    (ref) => expect(dockerReferenceProblem(ref)).toEqual(expect.any(String)),
+  );
+  it('no tag means :latest; a registry port is not a tag', () => {
+    expect([withTag('img'), withTag('img:v1'), withTag('reg:5000/img')]).toEqual(['img:latest', 'img:v1', 'reg:5000/img:latest']);
+  });
+});
+
+describe('the settings rows (exit 2 before the build)', () => {
+  const problems = (env: Record<string, string>, flags = {}) => {
+    try {
+      makeConfig(['vm'], flags, env);
+      return [];
+    } catch (error) {
+      if (error instanceof ValidationErrors) return error.problems.map((p) => `${p.message} | ${p.hint}`);
+      if (error instanceof UsageError) return [`${error.message} | ${error.hint}`];
+      throw error;
+    }
+  };
+  it('a bad --docker-target is reported with a hint', () => {
+    expect(problems({}, { dockerTarget: 'My Image' })).toEqual([
+      expect.stringMatching(/^--docker-target 'My Image': .* \| e\.g\. --docker-target /),
+    ]);
+  });
+  it('default: no docker target (NAME:latest later); DOCKER_TARGET from the environment', () => {
+    expect(makeConfig(['vm'], {}, {}).dockerTarget).toBe('');
+    expect(makeConfig(['vm'], {}, { DOCKER_TARGET: 'cloud/debian:12' }).dockerTarget).toBe('cloud/debian:12');
+  });
+});
+
+describe('getfattr dump parsing', () => {
+  it('octal escapes in file and attribute names, hex values, empty values', () => {
+    const dump = [
+      '# file: /t/a\\040b/nl\\012x',
+      'user.k=0x76',
+      '',
+      '# file: /t/caf\u00e9',
+      'security.capability=0x0100000280200000000000000000000000000000',
+      'user.eq\\075x=0x31',
+      'user.empty=0x',
+      'user.bare',
+      '',
+    ].join('\n');
+    expect(parseGetfattr(dump)).toEqual([
+      ['/t/a b/nl\nx', [['user.k', Buffer.from('v')]]],
+      [
+        '/t/caf\u00e9',
+        [
+          ['security.capability', Buffer.from('0100000280200000000000000000000000000000', 'hex')],
+          ['user.eq=x', Buffer.from('1')],
+          ['user.empty', Buffer.alloc(0)],
+          ['user.bare', Buffer.alloc(0)],
+        ],
+      ],
+    ]);
+  });
+});
