@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { UsageError, throwIfProblems } from '../core/errors.js';
 import { scalarText } from '../core/text.js';
 import { DEFAULT_RUN_PARTS_REGEX } from '../elements/hooks.js';
-import { dockerReferenceProblem } from '../output/names.js';
+import { dockerReferenceProblem, stemcellNameProblem, stemcellVersionProblem } from '../output/names.js';
 import { OUTPUT_TYPE_NAMES } from '../output/types.js';
 import { PHASES } from '../phases/phase-table.js';
 
@@ -34,6 +34,8 @@ export interface BuildConfig {
   readonly ramdiskElement: string;
   readonly installType: string;
   readonly dockerTarget: string;
+  readonly stemcellName: string;
+  readonly stemcellVersion: string;
   readonly logfile: string;
   readonly quiet: boolean;
   readonly eventsFile: string;
@@ -318,6 +320,23 @@ export const SETTINGS: readonly Setting[] = [
     default: '',
     parse: (v) => validName(v, '--docker-target', dockerReferenceProblem, 'e.g. --docker-target debian-cloud:bookworm'),
     help: 'tag of the -t docker archive (REPOSITORY[:TAG]; default NAME:latest, NAME being the -o file name)',
+  }),
+  row<string>({
+    key: 'stemcellName',
+    env: 'DIB_STEMCELL_NAME',
+    kind: 'string',
+    default: '',
+    parse: (v) =>
+      validName(v, 'DIB_STEMCELL_NAME', stemcellNameProblem, 'e.g. DIB_STEMCELL_NAME=bosh-openstack-kvm-debian-bookworm-go_agent'),
+    help: '-t stemcell: the stemcell name (default bosh-openstack-kvm-<DISTRO_NAME>-<DIB_RELEASE>-go_agent)',
+  }),
+  row<string>({
+    key: 'stemcellVersion',
+    env: 'DIB_STEMCELL_VERSION',
+    kind: 'string',
+    default: '0.0.1',
+    parse: (v) => validName(v, 'DIB_STEMCELL_VERSION', stemcellVersionProblem, 'e.g. DIB_STEMCELL_VERSION=1.42'),
+    help: '-t stemcell: the stemcell version (BOSH semi-semantic: 1.42, 0.0.1-rc.1)',
   }),
   row<string>({
     key: 'logfile',

@@ -1,5 +1,5 @@
-// What the consumers of the packaged outputs accept: docker image references, and each one's name for
-// the target architecture (from DIB's Debian ARCH).
+// What the consumers of the packaged outputs accept: docker image references, BOSH stemcell names and
+// versions, and each one's name for the target architecture (from DIB's Debian ARCH).
 
 /** Docker reference grammar (docker/distribution): `[DOMAIN/]PATH[:TAG]`; no digest, since a load tags. */
 const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
@@ -28,6 +28,29 @@ export function dockerReferenceProblem(target: string): string | undefined {
 /** `repo` → `repo:latest`; a reference that has a tag is kept (a `:` before the last `/` is a port). */
 export function withTag(target: string): string {
   return target.lastIndexOf(':') > target.lastIndexOf('/') ? target : `${target}:latest`;
+}
+
+/**
+ * BOSH stemcell versions are semi-semantic (the director sorts them with bosh's semi_semantic gem):
+ * dot-separated release components of letters, digits and `_`, then an optional `-pre` and `+post`
+ * segment whose components may also hold `-`. No empty component.
+ */
+const RELEASE = '[0-9A-Za-z_]+(?:\\.[0-9A-Za-z_]+)*';
+const SEGMENT = '[0-9A-Za-z_-]+(?:\\.[0-9A-Za-z_-]+)*';
+const STEMCELL_VERSION = new RegExp(`^${RELEASE}(?:-${SEGMENT})?(?:\\+${SEGMENT})?$`);
+
+export function stemcellVersionProblem(version: string): string | undefined {
+  return STEMCELL_VERSION.test(version) ? undefined : 'not a BOSH version (e.g. 0.0.1, 1.42, 621.5-rc.1)';
+}
+
+/**
+ * Stemcell names: the director keys stemcells by `name/version` and the OpenStack CPI names the Glance
+ * image the same way, so no `/`, no blanks; the character set of the director's other identifiers.
+ */
+const STEMCELL_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$/;
+
+export function stemcellNameProblem(name: string): string | undefined {
+  return STEMCELL_NAME.test(name) ? undefined : 'not a BOSH stemcell name (letters, digits and . _ + -, starting with a letter or digit)';
 }
 
 interface ArchNames {

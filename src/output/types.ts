@@ -4,7 +4,7 @@
 /** Writers that are one command (see writerArgv). */
 export type CommandWriter = 'qemu-img' | 'copy' | 'tar' | 'squashfs';
 /** Writers that package the disk or tree in-process (archives with tar-stream), running qemu-img where needed. */
-export type PackageWriter = 'ova' | 'docker';
+export type PackageWriter = 'ova' | 'docker' | 'stemcell';
 export type OutputWriter = CommandWriter | PackageWriter;
 
 export interface OutputType {
@@ -56,6 +56,14 @@ export const OUTPUT_TYPES: readonly OutputType[] = [
     source: 'disk',
     tools: ['qemu-img'],
     glance: { diskFormat: 'vmdk', containerFormat: 'ova' },
+  },
+  {
+    name: 'stemcell',
+    extension: 'stemcell.tgz',
+    writer: 'stemcell',
+    source: 'disk',
+    tools: ['qemu-img'],
+    // Not a Glance image itself: `bosh upload-stemcell` takes it, and the CPI uploads the qcow2 inside (qcow2/bare).
   },
   // Trees are no Glance images (a tarball is only a container in Glance's sense for docker/ova).
   { name: 'tar', extension: 'tar', writer: 'tar', source: 'tree', tools: ['tar'] },

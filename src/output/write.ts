@@ -9,6 +9,7 @@ import { writeDockerArchive } from './docker.js';
 import { type ImageFacts, effectiveDockerTarget } from './facts.js';
 import { writeOva } from './ova.js';
 import { partialOutput } from './partial.js';
+import { dpkgManifestPath, writeStemcell } from './stemcell.js';
 import type { OutputType } from './types.js';
 
 export interface WriteOptions {
@@ -16,7 +17,7 @@ export interface WriteOptions {
   qemuImgOptions: string;
   checksum: boolean;
   overwrite: boolean;
-  /** What the packaged types (ova, docker) need to know about the image. */
+  /** What the packaged types (ova, docker, stemcell) need to know about the image. */
   image?: ImageFacts;
 }
 
@@ -71,6 +72,17 @@ async function writeOne(
         arch: facts().arch,
         target: effectiveDockerTarget(facts().dockerTarget, stem),
       });
+    case 'stemcell': {
+      const f = facts();
+      return writeStemcell(runner, source.raw!, temp, {
+        name: f.stemcellName,
+        version: f.stemcellVersion,
+        arch: f.arch,
+        distro: f.distro,
+        release: f.release,
+        packagesFile: dpkgManifestPath(stem),
+      });
+    }
     default:
       await runner.run(writerArgv(type, source, temp, options));
   }

@@ -13,6 +13,8 @@ import { type FakeBin, installFakeBin } from '../../helpers/fake-bin.js';
 export const FACTS: ImageFacts = {
   arch: 'amd64',
   dockerTarget: '',
+  stemcellName: '',
+  stemcellVersion: '0.0.1',
   distro: 'debian',
   release: 'bookworm',
 };

@@ -1,9 +1,9 @@
-// What docker accepts, checked before the build: the validator, the settings row that uses it (exit 2
-// with a hint), and getfattr's dump format.
+// What docker and BOSH accept, checked before the build: the validators, the settings rows that use
+// them (exit 2 with a hint), and getfattr's dump format.
 import { describe, expect, it } from 'vitest';
 import { makeConfig } from '../../../src/config/settings.js';
 import { UsageError, ValidationErrors } from '../../../src/core/errors.js';
-import { dockerReferenceProblem, withTag } from '../../../src/output/names.js';
+import { dockerReferenceProblem, stemcellNameProblem, stemcellVersionProblem, withTag } from '../../../src/output/names.js';
 import { parseGetfattr } from '../../../src/output/xattrs.js';
 
 describe('docker references', () => {
@@ -20,6 +20,23 @@ describe('docker references', () => {
   });
 });
 
+describe('BOSH stemcell names and versions', () => {
+  it.each(['0.0.1', '1', '1.42', '621.5-rc.1', '1.0-alpha+dev.2', '1_000', '3586.100'])('version %s is semi-semantic', (v) =>
+    expect(stemcellVersionProblem(v)).toBeUndefined(),
+  );
+  it.each(['', '1..2', '1.', 'v 1', '1.0-', '1+', '1/2', '1.0-a-b.'])('version "%s" is refused', (v) =>
+    expect(stemcellVersionProblem(v)).toEqual(expect.any(String)),
+  );
+  it('names: no slash (the director keys name/version), no blanks', () => {
+    expect(stemcellNameProblem('bosh-openstack-kvm-debian-bookworm-go_agent')).toBeUndefined();
+    expect([stemcellNameProblem('a/b'), stemcellNameProblem('a b'), stemcellNameProblem('-a')]).toEqual([
+      expect.any(String),
+      expect.any(String),
+      expect.any(String),
+    ]);
+  });
+});
+
 describe('the settings rows (exit 2 before the build)', () => {
   const problems = (env: Record<string, string>, flags = {}) => {
     try {
@@ -31,14 +48,16 @@ describe('the settings rows (exit 2 before the build)', () => {
       throw error;
     }
   };
-  it('a bad --docker-target is reported with a hint', () => {
-    expect(problems({}, { dockerTarget: 'My Image' })).toEqual([
+  it('a bad --docker-target, DIB_STEMCELL_NAME and DIB_STEMCELL_VERSION are all reported at once, each with a hint', () => {
+    expect(problems({ DIB_STEMCELL_NAME: 'my/stemcell', DIB_STEMCELL_VERSION: '1..0' }, { dockerTarget: 'My Image' })).toEqual([
       expect.stringMatching(/^--docker-target 'My Image': .* \| e\.g\. --docker-target /),
+      expect.stringMatching(/^DIB_STEMCELL_NAME 'my\/stemcell': .* \| e\.g\. DIB_STEMCELL_NAME=/),
+      expect.stringMatching(/^DIB_STEMCELL_VERSION '1\.\.0': .* \| e\.g\. DIB_STEMCELL_VERSION=/),
     ]);
   });
-  it('default: no docker target (NAME:latest later); DOCKER_TARGET from the environment', () => {
-    expect(makeConfig(['vm'], {}, {}).dockerTarget).toBe('');
-    expect(makeConfig(['vm'], {}, { DOCKER_TARGET: 'cloud/debian:12' }).dockerTarget).toBe('cloud/debian:12');
+  it('defaults: no docker target (NAME:latest later), stemcell version 0.0.1; DOCKER_TARGET from the environment', () => {
+    const c = makeConfig(['vm'], {}, { DOCKER_TARGET: 'cloud/debian:12' });
+    expect([c.dockerTarget, c.stemcellName, c.stemcellVersion]).toEqual(['cloud/debian:12', '', '0.0.1']);
   });
 });
 

@@ -13,7 +13,7 @@ import { type FakeBin, type FakeTool, installFakeBin } from '../../helpers/fake-
 
 // A converter that writes "<tool> <format>" into its output (the last argument).
 const converter = (extra: Partial<FakeTool> = {}): FakeTool => ({ script: 'printf "%s %s" "$FAKE_TOOL" "$5" > "${@: -1}"', ...extra });
-const FACTS = { arch: 'amd64', dockerTarget: '', distro: 'debian', release: 'bookworm' };
+const FACTS = { arch: 'amd64', dockerTarget: '', stemcellName: '', stemcellVersion: '0.0.1', distro: 'debian', release: 'bookworm' };
 const DEFAULTS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false, image: FACTS };
 
 let fake: FakeBin | undefined;
@@ -291,6 +291,7 @@ describe('writeOutputs: temporary name, rotation, checksums, failure', () => {
         'image.qed',
         'image.vhd',
         'image.ova',
+        'image.stemcell.tgz',
         'image.tar',
         'image.tgz',
         'image.squash',
