@@ -1,9 +1,11 @@
 // What docker and BOSH accept, checked before the build: the validators, the settings rows that use
-// them (exit 2 with a hint), and getfattr's dump format.
+// them (exit 2 with a hint), the combination checks of preflight, and getfattr's dump format.
 import { describe, expect, it } from 'vitest';
 import { makeConfig } from '../../../src/config/settings.js';
 import { UsageError, ValidationErrors } from '../../../src/core/errors.js';
+import { outputProblems } from '../../../src/output/checks.js';
 import { dockerReferenceProblem, stemcellNameProblem, stemcellVersionProblem, withTag } from '../../../src/output/names.js';
+import { outputType } from '../../../src/output/types.js';
 import { parseGetfattr } from '../../../src/output/xattrs.js';
 
 describe('docker references', () => {
@@ -58,6 +60,35 @@ describe('the settings rows (exit 2 before the build)', () => {
   it('defaults: no docker target (NAME:latest later), stemcell version 0.0.1; DOCKER_TARGET from the environment', () => {
     const c = makeConfig(['vm'], {}, { DOCKER_TARGET: 'cloud/debian:12' });
     expect([c.dockerTarget, c.stemcellName, c.stemcellVersion]).toEqual(['cloud/debian:12', '', '0.0.1']);
+  });
+});
+
+describe('combination checks (preflight)', () => {
+  const request = (types: string[], more: { dockerTarget?: string; imageName?: string; elements?: string[] } = {}) =>
+    outputProblems({
+      outputs: types.map((t) => ({ type: outputType(t), path: `/out/x.${t}` })),
+      dockerTarget: more.dockerTarget ?? '',
+      imageName: more.imageName ?? '/out/debian-cloud',
+      elements: more.elements ?? ['debian', 'vm'],
+    }).map((p) => `${p.message} | ${p.hint}`);
+
+  it('-t docker with -o "/out/My Image" and no --docker-target: the tag it would get is refused, the hint names the flag', () => {
+    expect(request(['docker'], { imageName: '/out/My Image' })).toEqual([
+      expect.stringMatching(/^-t docker would tag the image 'My Image:latest' \(from -o\): .*\| give the tag: --docker-target/),
+    ]);
+    expect(request(['docker'], { imageName: '/out/My Image', dockerTarget: 'my-image' })).toEqual([]);
+    expect(request(['docker'])).toEqual([]);
+  });
+
+  it('no-final-image (no disk is made): ova, stemcell and vhd asked for are refused; tree types pass; the default qcow2 is dropped quietly as in DIB', () => {
+    const elements = ['no-final-image', 'vm'];
+    expect(request(['ova', 'stemcell', 'tar'], { elements })).toEqual([
+      expect.stringMatching(/^-t ova,stemcell needs the disk image, .*no-final-image.* \| ask only for tree outputs/),
+    ]);
+    expect(request(['vhd'], { elements })).toHaveLength(1);
+    expect(request(['docker', 'tar'], { elements })).toEqual([]);
+    expect(request(['qcow2'], { elements })).toEqual([]);
+    expect(request(['ova', 'stemcell', 'vhd'])).toEqual([]);
   });
 });
 
