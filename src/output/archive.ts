@@ -92,10 +92,9 @@ export async function addFile(
   pack: Pack,
   header: MemberHeader & { size: number },
   file: string,
-  options: { expect?: { dev: bigint; ino: bigint }; hash?: Hash } = {},
+  options: { expect?: { dev: bigint; ino: bigint } } = {},
 ): Promise<void> {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  let stream;
   try {
     const st = fstatSync(fd, { bigint: true });
     const moved = options.expect && (st.dev !== options.expect.dev || st.ino !== options.expect.ino);
@@ -103,13 +102,16 @@ export async function addFile(
       throw new BuildError(`${file} changed while it was archived`, {
         hint: 'nothing may run in the image tree while outputs are written',
       });
-    stream = createReadStream('', { fd, autoClose: true });
   } catch (error) {
     closeSync(fd);
     throw error;
   }
-  const hash = options.hash;
-  await addStream(pack, header, hash ? tap(stream, hash) : stream);
+  if (header.size === 0) {
+    closeSync(fd);
+    return addBuffer(pack, header, Buffer.alloc(0));
+  }
+  // Never more than planned: a file growing meanwhile cannot push the archive out of step.
+  await addStream(pack, header, createReadStream('', { fd, autoClose: true, start: 0, end: header.size - 1 }));
 }
 
 /** Resolves when `sink` takes more data; rejects if it is closed or fails first (a 'drain' would never come). */
@@ -128,13 +130,6 @@ function drained(sink: ReturnType<Pack['entry']>): Promise<void> {
     sink.on('close', onClose);
     sink.on('error', settle);
   });
-}
-
-async function* tap(source: AsyncIterable<Buffer>, hash: Hash): AsyncIterable<Buffer> {
-  for await (const chunk of source) {
-    hash.update(chunk);
-    yield chunk;
-  }
 }
 
 /** The hex digest of a file. */

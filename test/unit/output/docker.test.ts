@@ -22,6 +22,7 @@ const LONG_TARGET = `../${'t'.repeat(120)}`;
 function makeTree(root: string): void {
   for (const d of ['etc', 'usr/bin', LONG_DIR, 'proc/1', 'sys/kernel', 'dev/pts', 'var/run']) mkdirSync(join(root, d), { recursive: true });
   writeFileSync(join(root, 'etc/hostname'), 'image\n');
+  writeFileSync(join(root, 'etc/machine-id'), ''); // empty, as images ship it
   writeFileSync(join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\n');
   chmodSync(join(root, 'etc/shadow'), 0o000);
   writeFileSync(join(root, 'usr/bin/tool'), '#!/bin/sh\n');
@@ -84,7 +85,7 @@ describe('-t docker', () => {
     expect([config.architecture, config.variant]).toEqual(['arm64', 'v8']);
   });
 
-  it('tar -tvv of the layer: numeric owners, modes (setuid, 000), the hard link, a long link target, a long non-ASCII name, a fifo and the xattrs (pax)', async () => {
+  it('tar -tvv of the layer: numeric owners, modes (setuid, 000), an empty file, the hard link, a long link target, a long non-ASCII name, a fifo and the xattrs (pax)', async () => {
     const { tree, layer } = await buildDocker();
     const listing = run('tar', ['--xattrs', '--xattrs-include=*', '--numeric-owner', '-tvvf', layer]);
     const line = (name: string) => listing.split('\n').find((l) => l.endsWith(` ${name}`) || l.includes(` ${name} `)) ?? `(no ${name})`;
@@ -92,6 +93,7 @@ describe('-t docker', () => {
     expect(line('etc/hostname')).toMatch(new RegExp(`^-rw-r--r--\\* ${owner.uid}/${owner.gid} +6 `));
     expect(listing).toMatch(/\n {2}x: +4 user\.note\n/);
     expect(line('etc/shadow')).toMatch(/^---------- /);
+    expect(line('etc/machine-id')).toMatch(/^-rw-r--r-- +\d+\/\d+ +0 /);
     expect(line('usr/bin/tool')).toMatch(/^-rwsr-xr-x\* /);
     expect(listing).toMatch(/\n {2}x: +3 user\.binary\n/);
     expect(line('usr/bin/tool-alias')).toMatch(/^hrwsr-xr-x .* usr\/bin\/tool-alias link to usr\/bin\/tool$/);
