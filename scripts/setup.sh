@@ -6,8 +6,8 @@ set -o pipefail
 cd "$(dirname "$0")/.."
 packages=(
     debootstrap qemu-utils fdisk util-linux mount e2fsprogs xfsprogs dosfstools mtools xorriso
-    squashfs-tools rsync grub-pc-bin grub2-common qemu-system-x86 openssh-client bc
-    python3-diskimage-builder sudo shellcheck
+    squashfs-tools rsync grub-pc-bin grub2-common qemu-system-x86 openssh-client bc attr
+    python3-diskimage-builder sudo shellcheck libxml2-utils skopeo
 )
 missing=()
 for p in "${packages[@]}"; do

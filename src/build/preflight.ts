@@ -5,6 +5,7 @@ import { lstatIfExists } from '../core/fs.js';
 import { dirname } from 'node:path';
 import { UsageError, throwIfProblems } from '../core/errors.js';
 import { packageForTool, whichTool } from '../core/tools.js';
+import { outputProblems } from '../output/checks.js';
 import type { PreparedBuild } from './prepare.js';
 
 export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void {
@@ -59,6 +60,7 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
       problems.push(new UsageError('invalid-output', what, { hint: 'remove it or choose another -o' }));
     }
   }
+  problems.push(...outputProblems({ outputs: prepared.outputs, dockerTarget: config.dockerTarget, imageName: config.imageName, elements }));
   if (config.verify && !prepared.outputs.some((o) => o.type.name === 'qcow2' || o.type.name === 'raw')) {
     problems.push(new UsageError('usage', '--verify needs a qcow2 or raw output', { hint: 'add qcow2 or raw to -t' }));
   }

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import { UsageError, throwIfProblems } from '../core/errors.js';
 import { scalarText } from '../core/text.js';
 import { DEFAULT_RUN_PARTS_REGEX } from '../elements/hooks.js';
+import { dockerReferenceProblem, stemcellNameProblem, stemcellVersionProblem } from '../output/names.js';
 import { OUTPUT_TYPE_NAMES } from '../output/types.js';
 import { PHASES } from '../phases/phase-table.js';
 
@@ -34,6 +35,8 @@ export interface BuildConfig {
   readonly ramdiskElement: string;
   readonly installType: string;
   readonly dockerTarget: string;
+  readonly stemcellName: string;
+  readonly stemcellVersion: string;
   readonly logfile: string;
   readonly quiet: boolean;
   readonly eventsFile: string;
@@ -323,9 +326,26 @@ export const SETTINGS: readonly Setting[] = [
     env: 'DOCKER_TARGET',
     kind: 'string',
     meta: 'REPO:TAG',
-    hidden: true,
     default: '',
-    help: 'docker output is not supported',
+    parse: (v) => validName(v, '--docker-target', dockerReferenceProblem, 'e.g. --docker-target debian-cloud:bookworm'),
+    help: 'tag of the -t docker archive (REPOSITORY[:TAG]; default NAME:latest, NAME being the -o file name)',
+  }),
+  row<string>({
+    key: 'stemcellName',
+    env: 'DIB_STEMCELL_NAME',
+    kind: 'string',
+    default: '',
+    parse: (v) =>
+      validName(v, 'DIB_STEMCELL_NAME', stemcellNameProblem, 'e.g. DIB_STEMCELL_NAME=bosh-openstack-kvm-debian-bookworm-go_agent'),
+    help: '-t stemcell: the stemcell name (default bosh-openstack-kvm-<DISTRO_NAME>-<DIB_RELEASE>-go_agent)',
+  }),
+  row<string>({
+    key: 'stemcellVersion',
+    env: 'DIB_STEMCELL_VERSION',
+    kind: 'string',
+    default: '0.0.1',
+    parse: (v) => validName(v, 'DIB_STEMCELL_VERSION', stemcellVersionProblem, 'e.g. DIB_STEMCELL_VERSION=1.42'),
+    help: '-t stemcell: the stemcell version (BOSH semi-semantic: 1.42, 0.0.1-rc.1)',
   }),
   row<string>({
     key: 'logfile',
@@ -557,6 +577,13 @@ function parseTypes(values: string[]): string[] {
       hint: `known types: ${OUTPUT_TYPE_NAMES.join(', ')}`,
     });
   return [...new Set(types)];
+}
+
+/** `value` if `problemOf` finds nothing wrong with it, else a UsageError naming the setting `what`. */
+function validName(value: string, what: string, problemOf: (v: string) => string | undefined, hint: string): string {
+  const problem = problemOf(value);
+  if (problem) throw new UsageError('invalid-setting', `${what} '${value}': ${problem}`, { hint });
+  return value;
 }
 
 /** A boolean variable as DIB's scripts test it: set, non-empty and not 0. */

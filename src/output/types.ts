@@ -1,7 +1,11 @@
 // The ONE table of output types: validation, file names, writers, tools, rotation, checksums and the
 // Glance formats all read it, so a type is added in one place.
 
-export type OutputWriter = 'qemu-img' | 'copy' | 'tar' | 'squashfs';
+/** Writers that are one command (see writerArgv). */
+export type CommandWriter = 'qemu-img' | 'copy' | 'tar' | 'squashfs';
+/** Writers that package the disk or tree in-process (archives with tar-stream), running qemu-img where needed. */
+export type PackageWriter = 'ova' | 'docker' | 'stemcell';
+export type OutputWriter = CommandWriter | PackageWriter;
 
 export interface OutputType {
   /** The `-t` name. */
@@ -13,6 +17,10 @@ export interface OutputType {
   source: 'disk' | 'tree';
   /** qemu-img's `-O` format, for the qemu-img writer. */
   qemuFormat?: string;
+  /** qemu-img `-o` options this type always gets (QEMU_IMG_OPTIONS follow them). */
+  qemuOptions?: string;
+  /** qemu-img `-c` unless `-u` (DIB compresses qcow2 only). */
+  compressible?: boolean;
   /** Host tools the writer runs. */
   tools: string[];
   /** Glance's disk_format and container_format for this file (absent: Glance does not take it). */
@@ -20,7 +28,7 @@ export interface OutputType {
 }
 
 /** A disk converted by qemu-img to `format` (its Glance disk_format too, where Glance knows it). */
-const qemuImg = (format: string, glanceDiskFormat: string | undefined): OutputType => ({
+const qemuImg = (format: string, glanceDiskFormat: string | undefined, more: Partial<OutputType> = {}): OutputType => ({
   name: format,
   extension: format,
   writer: 'qemu-img',
@@ -28,19 +36,48 @@ const qemuImg = (format: string, glanceDiskFormat: string | undefined): OutputTy
   qemuFormat: format,
   tools: ['qemu-img'],
   glance: glanceDiskFormat ? { diskFormat: glanceDiskFormat, containerFormat: 'bare' } : undefined,
+  ...more,
 });
 
 export const OUTPUT_TYPES: readonly OutputType[] = [
-  qemuImg('qcow2', 'qcow2'),
+  qemuImg('qcow2', 'qcow2', { qemuOptions: 'compat=1.1', compressible: true }),
   { name: 'raw', extension: 'raw', writer: 'copy', source: 'disk', tools: ['cp'], glance: { diskFormat: 'raw', containerFormat: 'bare' } },
   qemuImg('vmdk', 'vmdk'),
   qemuImg('vdi', 'vdi'),
   qemuImg('vhdx', 'vhdx'),
   qemuImg('qed', undefined), // not a Glance disk format
+  // Dynamic, as DIB's vhd-util path makes it, and what Glance's format inspector recognises as vhd (a
+  // fixed VHD is raw data with a footer: detected as raw). force_size: the exact raw size, not CHS-rounded.
+  qemuImg('vhd', 'vhd', { qemuFormat: 'vpc', qemuOptions: 'subformat=dynamic,force_size=on' }),
+  {
+    name: 'ova',
+    extension: 'ova',
+    writer: 'ova',
+    source: 'disk',
+    tools: ['qemu-img'],
+    glance: { diskFormat: 'vmdk', containerFormat: 'ova' },
+  },
+  {
+    name: 'stemcell',
+    extension: 'stemcell.tgz',
+    writer: 'stemcell',
+    source: 'disk',
+    tools: ['qemu-img'],
+    // Not a Glance image itself: `bosh upload-stemcell` takes it, and the CPI uploads the qcow2 inside (qcow2/bare).
+  },
   // Trees are no Glance images (a tarball is only a container in Glance's sense for docker/ova).
   { name: 'tar', extension: 'tar', writer: 'tar', source: 'tree', tools: ['tar'] },
   { name: 'tgz', extension: 'tgz', writer: 'tar', source: 'tree', tools: ['tar', 'gzip'] },
   { name: 'squashfs', extension: 'squash', writer: 'squashfs', source: 'tree', tools: ['mksquashfs'] },
+  // A docker-archive (`docker load -i`); getfattr reads the xattrs the layer carries.
+  {
+    name: 'docker',
+    extension: 'docker',
+    writer: 'docker',
+    source: 'tree',
+    tools: ['getfattr'],
+    glance: { diskFormat: 'raw', containerFormat: 'docker' },
+  },
 ];
 
 export const OUTPUT_TYPE_NAMES = OUTPUT_TYPES.map((t) => t.name);

@@ -5,7 +5,11 @@ import { createReadStream, existsSync, renameSync, statSync, writeFileSync } fro
 import { basename } from 'node:path';
 import type { Runner } from '../core/exec.js';
 import type { Resources } from '../core/resources.js';
+import { writeDockerArchive } from './docker.js';
+import { type ImageFacts, effectiveDockerTarget } from './facts.js';
+import { writeOva } from './ova.js';
 import { partialOutput } from './partial.js';
+import { dpkgManifestPath, writeStemcell } from './stemcell.js';
 import type { OutputType } from './types.js';
 
 export interface WriteOptions {
@@ -13,6 +17,8 @@ export interface WriteOptions {
   qemuImgOptions: string;
   checksum: boolean;
   overwrite: boolean;
+  /** What the packaged types (ova, docker, stemcell) need to know about the image. */
+  image?: ImageFacts;
 }
 
 export interface OutputSource {
@@ -35,7 +41,7 @@ export async function writeOutputs(
   const ordered = [...wanted.filter((o) => o.type.writer !== 'copy'), ...wanted.filter((o) => o.type.writer === 'copy')];
   for (const out of ordered) {
     const partial = await partialOutput(out.path, resources);
-    await runner.run(writerArgv(out.type, source, partial.temp, options));
+    await writeOne(runner, out, source, partial.temp, options);
     const suffixes = options.checksum ? await writeChecksums(partial.temp, partial.companion, basename(out.path)) : [];
     rotateOld(out.path, options.overwrite);
     partial.commit(suffixes);
@@ -44,7 +50,45 @@ export async function writeOutputs(
   return written;
 }
 
-/** The command that writes one output to `temp`. */
+/** Write one output to `temp` with the writer its table row names. */
+async function writeOne(
+  runner: Runner,
+  out: { type: OutputType; path: string },
+  source: OutputSource,
+  temp: string,
+  options: WriteOptions,
+): Promise<void> {
+  const { type } = out;
+  const stem = out.path.slice(0, -(type.extension.length + 1));
+  const facts = () => {
+    if (!options.image) throw new Error(`writing ${type.name} needs the image facts (WriteOptions.image)`); // a wiring bug
+    return options.image;
+  };
+  switch (type.writer) {
+    case 'ova':
+      return writeOva(runner, source.raw!, temp, { arch: facts().arch, distro: facts().distro });
+    case 'docker':
+      return writeDockerArchive(runner, source.tree!, temp, {
+        arch: facts().arch,
+        target: effectiveDockerTarget(facts().dockerTarget, stem),
+      });
+    case 'stemcell': {
+      const f = facts();
+      return writeStemcell(runner, source.raw!, temp, {
+        name: f.stemcellName,
+        version: f.stemcellVersion,
+        arch: f.arch,
+        distro: f.distro,
+        release: f.release,
+        packagesFile: dpkgManifestPath(stem),
+      });
+    }
+    default:
+      await runner.run(writerArgv(type, source, temp, options));
+  }
+}
+
+/** The command that writes one output to `temp` (types with a command writer). */
 export function writerArgv(
   type: OutputType,
   source: OutputSource,
@@ -55,8 +99,8 @@ export function writerArgv(
     case 'copy':
       return ['cp', '--sparse=always', source.raw!, temp];
     case 'qemu-img': {
-      // Fixed DIB quirk: compression never leaks from qcow2 into the other types.
-      const opts = [type.name === 'qcow2' ? 'compat=1.1' : '', options.qemuImgOptions].filter(Boolean).join(',');
+      // Fixed DIB quirk: compression and the type's own options never leak into the other types.
+      const opts = [type.qemuOptions ?? '', options.qemuImgOptions].filter(Boolean).join(',');
       return [
         'qemu-img',
         'convert',
@@ -64,7 +108,7 @@ export function writerArgv(
         'raw',
         '-O',
         type.qemuFormat!,
-        ...(type.name === 'qcow2' && options.compress ? ['-c'] : []),
+        ...(type.compressible && options.compress ? ['-c'] : []),
         ...(opts ? ['-o', opts] : []),
         source.raw!,
         temp,
@@ -91,6 +135,8 @@ export function writerArgv(
         temp,
         '.',
       ];
+    default:
+      throw new Error(`${type.name} is not written by one command`);
   }
 }
 

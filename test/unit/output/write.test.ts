@@ -13,7 +13,8 @@ import { type FakeBin, type FakeTool, installFakeBin } from '../../helpers/fake-
 
 // A converter that writes "<tool> <format>" into its output (the last argument).
 const converter = (extra: Partial<FakeTool> = {}): FakeTool => ({ script: 'printf "%s %s" "$FAKE_TOOL" "$5" > "${@: -1}"', ...extra });
-const DEFAULTS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false };
+const FACTS = { arch: 'amd64', dockerTarget: '', stemcellName: '', stemcellVersion: '0.0.1', distro: 'debian', release: 'bookworm' };
+const DEFAULTS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false, image: FACTS };
 
 let fake: FakeBin | undefined;
 afterEach(() => {
@@ -93,6 +94,25 @@ describe('writeOutputs: qemu-img types', () => {
     await t.write([type], { raw: t.raw }, { compress: true });
     expect(t.fake.argvs()).toEqual([['qemu-img', 'convert', '-f', 'raw', '-O', type, t.raw, partial(`${t.stem}.${type}`)]]);
     expect(readFileSync(`${t.stem}.${type}`, 'utf8')).toBe(`qemu-img ${type}`);
+  });
+
+  it('vhd: qemu-img vpc, dynamic, force_size=on; QEMU_IMG_OPTIONS after them', async () => {
+    const t = setup();
+    await t.write(['vhd'], { raw: t.raw }, { qemuImgOptions: 'block_size=2M' });
+    expect(t.fake.argvs()).toEqual([
+      [
+        'qemu-img',
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        'vpc',
+        '-o',
+        'subformat=dynamic,force_size=on,block_size=2M',
+        t.raw,
+        partial(`${t.stem}.vhd`),
+      ],
+    ]);
   });
 
   it('vmdk with QEMU_IMG_OPTIONS gets exactly those options', async () => {
@@ -262,7 +282,21 @@ describe('writeOutputs: temporary name, rotation, checksums, failure', () => {
       ...(await t.write(disk, { raw: t.raw }, { checksum: true })),
     ];
     expect(written.map((w) => w.slice(t.outDir.length + 1)).sort()).toEqual(
-      ['image.qcow2', 'image.raw', 'image.vmdk', 'image.vdi', 'image.vhdx', 'image.qed', 'image.tar', 'image.tgz', 'image.squash'].sort(),
+      [
+        'image.qcow2',
+        'image.raw',
+        'image.vmdk',
+        'image.vdi',
+        'image.vhdx',
+        'image.qed',
+        'image.vhd',
+        'image.ova',
+        'image.stemcell.tgz',
+        'image.tar',
+        'image.tgz',
+        'image.squash',
+        'image.docker',
+      ].sort(),
     );
     for (const file of written) {
       const content = readFileSync(file);
