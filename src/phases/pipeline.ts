@@ -9,6 +9,7 @@ import { isMountPoint } from '../core/mountinfo.js';
 import { pathInTree, regularFilesInTree } from '../core/tree-path.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
 import { renderFstab } from '../disk/layout.js';
+import { imageFacts } from '../output/facts.js';
 import { writeOutputs } from '../output/write.js';
 import { writeElementLinks, writeHooksTree } from './hook-runner.js';
 import { blockDeviceOverride, blockDeviceParams, blockDeviceParamsTail } from '../build/dib-contract.js';
@@ -111,6 +112,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
     qemuImgOptions: ctx.config.qemuImgOptions,
     checksum: ctx.config.checksum,
     overwrite: ctx.config.overwriteOldImage,
+    image: imageFacts(ctx.config, sourced),
   };
   const outputs: string[] = [];
   if (ctx.prepared.outputs.some((o) => o.type.source === 'tree')) {
