@@ -8,6 +8,7 @@ import { Runner } from '../../src/core/exec.js';
 import { LEDGER_NAME, Ledger } from '../../src/core/ledger.js';
 import { Logger } from '../../src/core/log.js';
 import { Resources } from '../../src/core/resources.js';
+import { takeImage } from '../../src/verify/image-file.js';
 import { startGuest } from '../../src/verify/guest.js';
 import { type SshTarget, sshRun } from '../../src/verify/ssh.js';
 
@@ -26,10 +27,14 @@ export async function withGuestSsh<T>(
   const runner = new Runner(new Logger());
   const resources = new Resources(new Ledger(join(options.dir, LEDGER_NAME), options.dir));
   try {
+    // The same checked copy image-verify boots (format pinned, nothing else opened).
+    const checked = await takeImage(runner, options.image, options.dir);
     const guest = await startGuest(
       runner,
       {
-        image: options.image,
+        image: checked.path,
+        format: checked.format,
+        virtualSize: checked.virtualSize,
         dir: options.dir,
         diskBytes: 4 * 1024 ** 3,
         seed: 'config-drive',
