@@ -22,7 +22,7 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
   for (const o of prepared.outputs) for (const t of o.type.tools) tools.add(t);
   for (const fs of layout.filesystems) tools.add(fs.type === 'vfat' ? 'mkfs.vfat' : fs.type === 'swap' ? 'mkswap' : `mkfs.${fs.type}`);
   if (elements.includes('debootstrap')) tools.add('debootstrap');
-  if (config.verify) for (const t of ['qemu-system-x86_64', 'xorriso', 'ssh', 'ssh-keygen', 'blkid']) tools.add(t);
+  if (config.verify) for (const t of ['qemu-system-x86_64', 'setpriv', 'xorriso', 'ssh', 'ssh-keygen', 'blkid']) tools.add(t);
   for (const tool of [...tools].sort()) {
     if (!whichTool(tool)) {
       const pkg = packageForTool(tool);

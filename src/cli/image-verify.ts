@@ -51,7 +51,7 @@ export async function runImageVerify(argv: string[], log: Logger): Promise<numbe
       }),
     );
   const tools = ['qemu-img', 'prlimit', 'losetup', 'partx', 'mount', 'blkid', 'sfdisk'];
-  if (!args.offline) tools.push('qemu-system-x86_64', 'xorriso', 'ssh', 'ssh-keygen');
+  if (!args.offline) tools.push('qemu-system-x86_64', 'setpriv', 'xorriso', 'ssh', 'ssh-keygen');
   for (const t of tools)
     if (!whichTool(t))
       problems.push(

@@ -198,12 +198,14 @@ export class Runner {
 
   /**
    * Start a long-running process (a guest VM) in the background: stdin ignored, stdout dropped, stderr
-   * kept for error messages. The caller owns it (register `stop` on a cleanup stack at once).
+   * kept for error messages. The caller owns it (register `stop` on a cleanup stack at once); it also
+   * dies with this process.
    */
   start(argv: string[], options: { env?: Record<string, string | undefined> } = {}): BackgroundProcess {
-    const [file, ...args] = argv;
     this.log.emit({ type: 'command', argv });
-    const child = execa(file, args, {
+    // setpriv --pdeathsig: the kernel kills it when this process dies, even by SIGKILL, when no cleanup
+    // stack runs — a guest must never outlive the build or verify that started it.
+    const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', ...argv], {
       env: (options.env ?? this.defaultEnv) as Record<string, string>,
       extendEnv: false,
       stdin: 'ignore',

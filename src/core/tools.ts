@@ -19,6 +19,7 @@ const TOOL_PACKAGES: Record<string, string> = {
   'grub-mkimage': 'grub2-common',
   fstrim: 'util-linux',
   prlimit: 'util-linux',
+  setpriv: 'util-linux',
   getfattr: 'attr',
   xorriso: 'xorriso',
   mksquashfs: 'squashfs-tools',

@@ -18,10 +18,28 @@ export function writeTree(root: string, spec: TreeSpec): void {
   }
 }
 
-/** A temporary directory removed by the returned function. */
+const open = new Set<string>();
+
+/**
+ * A temporary directory removed by the returned function — or, when a failing test never gets to call
+ * it, by `removeLeftoverTempDirs` at the end of the test file (test/helpers/cleanup-setup.ts).
+ */
 export function tempDir(prefix = 'dib-ts-test-'): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+  open.add(path);
+  return {
+    path,
+    remove: () => {
+      rmSync(path, { recursive: true, force: true });
+      open.delete(path);
+    },
+  };
+}
+
+/** Remove every temporary directory this test file made and did not remove. */
+export function removeLeftoverTempDirs(): void {
+  for (const path of open) rmSync(path, { recursive: true, force: true });
+  open.clear();
 }
 
 /** An element spec with deps/provides lists. */

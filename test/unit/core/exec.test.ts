@@ -1,5 +1,9 @@
 // The process runner: failures carry argv and output tail; background children do not hang it.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { poll } from '../../../src/core/retry.js';
+import { REPO } from '../../helpers/cli.js';
 import { CommandError, Runner } from '../../../src/core/exec.js';
 import { Logger, type LogEvent } from '../../../src/core/log.js';
 
@@ -39,5 +43,30 @@ describe('Runner', () => {
     log.redactor.add('hunter2"quoted');
     log.info('password is hunter2"quoted here');
     expect(JSON.stringify(events)).not.toContain('hunter2');
+  });
+
+  it('a background process dies with the process that started it, even when that one is killed outright (SIGKILL)', async () => {
+    // A starter that runs Runner.start(['sleep', '300']) and then waits; killed with SIGKILL, no cleanup runs.
+    const script = `import { Runner } from '${REPO}/dist/core/exec.js'; import { Logger } from '${REPO}/dist/core/log.js';
+      new Runner(new Logger()).start(['sleep', '300']); setInterval(() => {}, 1000);`;
+    const starter = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
+    const childOf = (pid: number) =>
+      readdirSync(`/proc/${pid}/task`).flatMap((t) =>
+        readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ').filter(Boolean).map(Number),
+      );
+    const sleeper = await poll(() => childOf(starter.pid!).find((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').startsWith('sleep')), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+    });
+    expect(sleeper).toBeGreaterThan(0);
+    starter.kill('SIGKILL');
+    onTestFinished(() => {
+      if (existsSync(`/proc/${sleeper}`)) process.kill(sleeper!, 'SIGKILL'); // never leave it behind when the assertion fails
+    });
+    const gone = await poll(() => !existsSync(`/proc/${sleeper}`) || readFileSync(`/proc/${sleeper}/stat`, 'utf8').split(' ')[2] === 'Z', {
+      timeoutMs: 5_000,
+      intervalMs: 50,
+    });
+    expect(gone).toBe(true);
   });
 });
