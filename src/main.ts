@@ -1,5 +1,5 @@
 // Process entry: signals, run the command, map errors to exit codes (the only process.exit).
-import { DibError, EXIT_BUILD, EXIT_INTERRUPTED } from './core/errors.js';
+import { DibError, EXIT_BUILD, EXIT_INTERRUPTED, asDibError } from './core/errors.js';
 import { HumanSink, Logger, stderrLineWriter, useColor } from './core/log.js';
 import { debugRequested } from './config/settings.js';
 
@@ -33,8 +33,9 @@ async function dispatch(command: CommandName, argv: string[], log: Logger): Prom
 }
 
 /** Print `error: ...`, the hint on its own line, details; a stack only with --debug. */
-export function reportError(error: unknown, debug: boolean, redact: (s: string) => string = (s) => s): number {
+export function reportError(thrown: unknown, debug: boolean, redact: (s: string) => string = (s) => s): number {
   const write = (s: string) => process.stderr.write(redact(s) + '\n');
+  const error = asDibError(thrown);
   if (error instanceof DibError) {
     write(`error: ${error.message}`);
     for (const d of error.details) write(`  ${d}`);

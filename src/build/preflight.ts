@@ -38,9 +38,7 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
   else if (!existsSync(dir))
     problems.push(new UsageError('invalid-output', `output directory ${dir} does not exist`, { hint: `create it: mkdir -p ${dir}` }));
   else {
-    try {
-      accessSync(dir, constants.W_OK);
-    } catch {
+    if (!isWritable(dir)) {
       problems.push(
         new UsageError('invalid-output', `output directory ${dir} is not writable`, { hint: 'choose another -o or fix the permissions' }),
       );
@@ -64,31 +62,10 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
   if (config.verify && !prepared.outputs.some((o) => o.type.name === 'qcow2' || o.type.name === 'raw')) {
     problems.push(new UsageError('usage', '--verify needs a qcow2 or raw output', { hint: 'add qcow2 or raw to -t' }));
   }
-  for (const [what, dir] of [['TMP_DIR', config.tmpDir]] as const) {
-    const st = lstatIfExists(dir);
-    if (!st)
-      problems.push(
-        new UsageError('invalid-setting', `${what} ${dir} does not exist`, {
-          hint: `create it (mkdir -p ${dir}) or set ${what} to an existing directory`,
-        }),
-      );
-    else if (!st.isDirectory())
-      problems.push(new UsageError('invalid-setting', `${what} ${dir} is not a directory`, { hint: `set ${what} to a directory` }));
-  }
-  const cache = existingAncestor(config.imageCache);
-  if (cache.path !== config.imageCache && !cache.isDirectory) {
-    problems.push(
-      new UsageError('invalid-setting', `DIB_IMAGE_CACHE ${config.imageCache} cannot be created: ${cache.path} is not a directory`, {
-        hint: 'set --image-cache to a directory',
-      }),
-    );
-  } else if (cache.path === config.imageCache && !cache.isDirectory) {
-    problems.push(
-      new UsageError('invalid-setting', `DIB_IMAGE_CACHE ${config.imageCache} is not a directory`, {
-        hint: 'set --image-cache to a directory',
-      }),
-    );
-  }
+  problems.push(
+    ...directoryProblems('TMP_DIR', config.tmpDir, config.tmpDir),
+    ...directoryProblems('DIB_IMAGE_CACHE', config.imageCache, existingAncestor(config.imageCache)),
+  );
   const mirror = prepared.mirrors.mirror ?? env.DIB_DISTRIBUTION_MIRROR ?? env.DIB_DEBIAN_DISTRIBUTION_MIRROR;
   if (elements.includes('debootstrap') && !mirror) {
     problems.push(
@@ -100,13 +77,35 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
   throwIfProblems(problems);
 }
 
-/** The deepest existing directory on the way to `path` (where mkdir -p would start). */
-function existingAncestor(path: string): { path: string; isDirectory: boolean } {
-  for (let p = path; ; p = dirname(p)) {
-    try {
-      return { path: p, isDirectory: statSync(p).isDirectory() };
-    } catch {
-      if (p === dirname(p)) return { path: p, isDirectory: false };
-    }
+/** `setting` names `path`, whose deepest existing part `existing` must be a writable directory (it is made with mkdir -p). */
+function directoryProblems(setting: string, path: string, existing: string): UsageError[] {
+  const st = existsSync(existing) ? statSync(existing) : undefined; // the user's own setting: a link to a directory is fine
+  const what = existing === path ? `${setting} ${path}` : `${setting} ${path} cannot be created: ${existing}`;
+  if (!st)
+    return [
+      new UsageError('invalid-setting', `${what} does not exist`, {
+        hint: `create it (mkdir -p ${path}) or set ${setting} to an existing directory`,
+      }),
+    ];
+  if (!st.isDirectory())
+    return [new UsageError('invalid-setting', `${what} is not a directory`, { hint: `set ${setting} to a directory` })];
+  if (!isWritable(existing))
+    return [new UsageError('invalid-setting', `${what} is not writable`, { hint: `set ${setting} to a writable directory` })];
+  return [];
+}
+
+/** The deepest existing path on the way to `path` (where mkdir -p would start). */
+function existingAncestor(path: string): string {
+  let p = path;
+  while (!existsSync(p) && p !== dirname(p)) p = dirname(p);
+  return p;
+}
+
+function isWritable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
   }
 }

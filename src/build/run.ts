@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, lstatSync } from 'node:fs';
 import type { BuildConfig } from '../config/settings.js';
 import { type CleanupFailure, errorMessage, settleCleanup } from '../core/cleanup-stack.js';
 import { safeRemoveTree } from '../core/fs.js';
-import { InterruptedError, UsageError } from '../core/errors.js';
+import { InterruptedError, UsageError, asDibError } from '../core/errors.js';
 import { Runner, baseEnvironment } from '../core/exec.js';
 import { HumanSink, type Logger, NdjsonSink, fileLineWriter } from '../core/log.js';
 import { installSignalHandlers } from '../core/signals.js';
@@ -46,7 +46,7 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
     const result = await runBuild(ctx);
     for (const out of result.outputs) log.emit({ type: 'result', message: `Image file ${out} created...`, data: { path: out } });
   } catch (error) {
-    primary = guard.received ? new InterruptedError(guard.received) : error;
+    primary = guard.received ? new InterruptedError(guard.received) : asDibError(error);
   }
   const failures = await ctx.stack.unwind((label) => log.debug(`cleanup: ${label}`));
   if (primary !== undefined && !manifestsExisted) failures.push(...removeNewManifests(manifestsDir));

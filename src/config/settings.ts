@@ -81,6 +81,8 @@ export interface Setting<T = unknown> {
   exported?: boolean;
   meta?: string;
   hidden?: boolean;
+  /** Run `parse` on the default too (it comes from the host, or needs normalising). */
+  parseDefault?: boolean;
 }
 
 const positive = (name: string, unit: string) => (n: number) => {
@@ -97,6 +99,7 @@ const row = <T>(s: Setting<T>): Setting => s as Setting;
 export const SETTINGS: readonly Setting[] = [
   row<string>({
     key: 'arch',
+    parseDefault: true,
     short: 'a',
     flag: 'arch',
     env: 'ARCH',
@@ -207,6 +210,7 @@ export const SETTINGS: readonly Setting[] = [
   }),
   row<string>({
     key: 'imageCache',
+    parseDefault: true,
     flag: 'image-cache',
     env: 'DIB_IMAGE_CACHE',
     kind: 'string',
@@ -458,6 +462,7 @@ export const SETTINGS: readonly Setting[] = [
   }),
   row<string>({
     key: 'tmpDir',
+    parseDefault: true,
     env: 'TMP_DIR',
     kind: 'string',
     default: '/tmp',
@@ -616,8 +621,7 @@ export function makeConfig(elements: string[], flags: FlagValues, env: Env): Bui
     }
     if (s.kind === 'number' && typeof value === 'string') value = value.trim() === '' ? NaN : Number(value);
     try {
-      // Defaults are valid by construction, except where they come from the host (arch) or need normalising.
-      values[s.key] = s.parse && (given || s.key === 'arch' || s.key === 'imageCache' || s.key === 'tmpDir') ? s.parse(value) : value;
+      values[s.key] = s.parse && (given || s.parseDefault) ? s.parse(value) : value;
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
       problems.push(error);

@@ -77,3 +77,25 @@ function uniqueHints(problems: UsageError[]): string | undefined {
   const hints = [...new Set(problems.map((p) => p.hint).filter((h): h is string => !!h))];
   return hints.length ? hints.join('\n') : undefined;
 }
+
+const SYSTEM_HINTS: Record<string, string> = {
+  ENOSPC: 'the disk is full: free space where TMP_DIR, the image cache and the output live',
+  EDQUOT: 'a disk quota is exhausted: free space or raise the quota',
+  EACCES: 'permission denied: check the owner and mode of the path (builds run as root)',
+  EPERM: 'the operation is not permitted here (a read-only or restricted filesystem?)',
+  EROFS: 'the filesystem is read-only: choose a writable TMP_DIR, image cache or output directory',
+  ENOENT: 'a file or directory is missing: check the paths given on the command line and in the environment',
+};
+
+/**
+ * A failed system call (ENOSPC, EACCES, ...) is the host's answer, not a bug in the tool: it becomes a
+ * build error (exit 1) naming the call and path with a hint, so cleanup failures can attach to it too.
+ */
+export function asDibError(error: unknown): unknown {
+  const e = error as NodeJS.ErrnoException;
+  if (error instanceof DibError || !(error instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return error;
+  return new BuildError(`${e.syscall} failed: ${e.message}`, {
+    hint: SYSTEM_HINTS[e.code] ?? `the system answered ${e.code}`,
+    cause: error,
+  });
+}

@@ -1,9 +1,12 @@
-// Reading an untrusted tree (a mounted image) from the host: each path is resolved inside the tree one
-// component at a time, a relative link followed only while it stays inside, an absolute link or a climb
-// above the root refused (the host would resolve it against its own /); only regular files are opened,
-// with O_NOFOLLOW|O_NONBLOCK, so a FIFO or a device node in the tree is never read and never blocks.
+// The ONE host-side rule for an untrusted tree (the image being built, a mounted image, ...): each path is
+// resolved inside the tree one component at a time, a relative link followed only while it stays inside,
+// an absolute link or a climb above the root refused (the host would resolve it against its own /, so
+// an image's `/var/log -> /run/log` would otherwise make the engine touch the host's /run/log); only
+// regular files are opened, with O_NOFOLLOW|O_NONBLOCK, so a FIFO or a device node is never read.
 import { type Stats, closeSync, constants, fstatSync, lstatSync, openSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import fg from 'fast-glob';
+import { mountsBelow } from './mountinfo.js';
 
 /** A path in the tree the host must not follow or read; the message is a finding about the tree. */
 export class UnsafeTreePath extends Error {
@@ -156,4 +159,29 @@ export function kindOf(stat: Stats): string {
   if (stat.isSymbolicLink()) return 'a symlink';
   if (stat.isFile()) return 'a regular file';
   return 'not a regular file';
+}
+
+/** The host path of `rel` resolved inside the tree (see TreeReader.resolve), or undefined when it does not exist or leaves the tree. */
+export function pathInTree(root: string, rel: string): string | undefined {
+  try {
+    const entry = new TreeReader(root).resolve(rel);
+    return entry.stat ? entry.path : undefined;
+  } catch (error) {
+    if (error instanceof UnsafeTreePath) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Regular files below `root/rel` (absolute host paths), never through a link out of the tree and never
+ * below a mount point (a bind-mounted cache or host /dev must not be walked).
+ */
+export function regularFilesInTree(root: string, rel: string): string[] {
+  const dir = pathInTree(root, rel);
+  if (!dir) return [];
+  const ignore = mountsBelow(dir)
+    .map((m) => m.mountPoint.slice(dir.length + 1))
+    .filter(Boolean)
+    .map((p) => `${fg.escapePath(p)}/**`);
+  return fg.sync('**', { cwd: dir, absolute: true, dot: true, onlyFiles: true, followSymbolicLinks: false, ignore });
 }

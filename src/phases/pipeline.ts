@@ -6,7 +6,7 @@ import { BuildError } from '../core/errors.js';
 import { lstatIfExists, makeTempDir, safeRemoveTree } from '../core/fs.js';
 import { LEDGER_NAME, Ledger, removeWorkDir } from '../core/ledger.js';
 import { isMountPoint } from '../core/mountinfo.js';
-import { pathInTree, regularFilesInTree } from '../core/tree-path.js';
+import { pathInTree, regularFilesInTree } from '../core/tree-read.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
 import { renderFstab } from '../disk/layout.js';
 import { imageFacts } from '../output/facts.js';

@@ -1,7 +1,8 @@
 // Swap the host's resolv.conf into the image for the build and restore the image's own afterwards.
 import { chmodSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathInTree } from '../core/tree-path.js';
+import { lstatIfExists } from '../core/fs.js';
+import { pathInTree } from '../core/tree-read.js';
 
 const MARKER = '# resolv.conf used during the image build; replaced when the build ends\n';
 
@@ -36,10 +37,5 @@ export function restoreResolvConf(root: string): void {
 }
 
 function exists(path: string): boolean {
-  try {
-    lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return lstatIfExists(path) !== undefined;
 }
