@@ -17,7 +17,7 @@ describe('system errors', () => {
   it('reportError prints the call and the hint, not the bug line, and exits 1', () => {
     const lines: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((s: string) => (lines.push(s), true)) as typeof process.stderr.write;
+    process.stderr.write = (s: string) => (lines.push(s), true);
     try {
       expect(reportError(systemError('EROFS', 'mkdir', '/cache/apt'), false)).toBe(1);
     } finally {
