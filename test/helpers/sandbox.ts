@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { REPO } from './cli.js';
 
 const OVERLAID = ['/etc', '/usr', '/root', '/opt', '/boot'];
 const FRESH = ['/tmp', '/run'];
@@ -44,7 +45,11 @@ export async function runInSandbox(options: SandboxOptions): Promise<SandboxResu
   const base = mkdtempSync(join(tmpdir(), 'dib-ts-sandbox-'));
   const out = join(base, 'out');
   mkdirSync(out);
-  const binds = { ...(options.binds ?? {}) };
+  const binds: Record<string, string> = {};
+  // A checkout under /tmp or /run (CI clones anywhere) would vanish behind the fresh tmpfs: bind it back
+  // at its own path, so hook scripts and lib/ stay reachable by the paths the tests use.
+  if (FRESH.some((d) => REPO.startsWith(`${d}/`))) binds[REPO] = REPO;
+  Object.assign(binds, options.binds ?? {});
   const pathDirs = (options.path ?? []).map((dir, i) => {
     const inside = `/run/sandbox-path-${i}`;
     binds[inside] = dir;

@@ -22,7 +22,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { REPO, runCli } from '../../helpers/cli.js';
-import { runInSandbox } from '../../helpers/sandbox.js';
+import { runInSandbox, shq } from '../../helpers/sandbox.js';
 import { tempDir, writeTree } from '../../helpers/tree.js';
 
 const ELEMENTS = join(REPO, 'elements');
@@ -87,6 +87,14 @@ const git = (cwd: string, ...args: string[]) =>
   })
     .toString()
     .trim();
+
+describe('the sandbox for chroot-phase hooks', () => {
+  it('sees this checkout at its own path, wherever it is cloned (even below /tmp, which it replaces)', async () => {
+    const r = await runInSandbox({ script: `test -f ${shq(join(REPO, 'package.json'))} && test -d ${shq(join(REPO, 'elements'))}` });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});
 
 describe('lib/ (what upstream elements source through $_LIB)', () => {
   it("die prints ERROR: on stderr and exits with the failed command's status, or 1 after a success", async () => {
