@@ -5,60 +5,16 @@
 #
 #   sudo scripts/bench.sh [RESULTS_DIR]      (default: bench-results/)
 #
-# Upstream DIB needs two local workarounds on these machines (see ../shared/ENVIRONMENT.md):
-# bookworm's security suite path, and kpartx, which needs device-mapper: a wrapper maps partitions
-# with partx and symlinks them under /dev/mapper. DIB gets its best warm configuration
+# Upstream DIB runs through scripts/upstream-dib.sh (its kpartx workaround on these machines), with
+# bookworm's security suite path (see ../shared/ENVIRONMENT.md). DIB gets its best warm configuration
 # (DIB_DEBOOTSTRAP_CACHE=1, DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE=1; its apt cache is on by default).
 set -eu
 set -o pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 results=${1:-$repo/bench-results}
 work=$(mktemp -d /var/tmp/dib-bench.XXXXXX)
-cleanup() {
-    rm -f /dev/mapper/loop*p* 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
-mkdir -p "$results" "$work/bin" "$work/out"
-
-# --- kpartx/dmsetup stand-ins for upstream DIB (partx + /dev/mapper symlinks) ---
-cat > "$work/bin/kpartx" <<'KPARTX'
-#!/bin/bash
-# kpartx stand-in: -a/-u map partitions with partx and link them as /dev/mapper/loopNpK; -d removes.
-mode=""; dev=""
-for a in "$@"; do case "$a" in -*a*|-*u*) mode=add ;; -*d*) mode=del ;; /dev/*) dev=$a ;; esac; done
-base=$(basename "$dev")
-mkdir -p /dev/mapper
-if [ "$mode" = add ]; then
-    partx -a "$dev" 2>/dev/null || partx -u "$dev"
-    for i in $(seq 1 50); do ls "$dev"p* >/dev/null 2>&1 && break; sleep 0.1; done
-    for p in "$dev"p*; do ln -sf "$p" "/dev/mapper/$(basename "$p")"; echo "add map $(basename "$p")"; done
-elif [ "$mode" = del ]; then
-    rm -f /dev/mapper/"$base"p*
-    partx -d "$dev" || true
-fi
-KPARTX
-cat > "$work/bin/dmsetup" <<'DMSETUP'
-#!/bin/bash
-# dmsetup stand-in: mknodes is a no-op; remove NAME drops the /dev/mapper link.
-case "$*" in *remove*) rm -f "/dev/mapper/${*: -1}" ;; esac
-exit 0
-DMSETUP
-# The benchmark runs as root; DIB calls sudo, which would reset PATH and miss the stand-ins above.
-cat > "$work/bin/sudo" <<'SUDO'
-#!/bin/bash
-# sudo stand-in for a root benchmark run: drop sudo's options and run the command with this PATH.
-while [ $# -gt 0 ]; do
-    case "$1" in
-        -u|-g|-C|-D|-h|-p|-r|-t|-U) shift 2 ;;
-        --) shift; break ;;
-        -*) shift ;;
-        *) break ;;
-    esac
-done
-exec "$@"
-SUDO
-chmod +x "$work/bin/kpartx" "$work/bin/dmsetup" "$work/bin/sudo"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$results" "$work/out"
 
 mirror=$(node -e "import('$repo/dist/config/host-apt.js').then(m=>{const r=m.readHostMirrors();console.log(r.mirror+' '+r.securityMirror)})")
 main_mirror=${mirror% *}
@@ -70,10 +26,10 @@ run() { # name tool phase -> prints seconds
     if [ "$tool" = ours ]; then
         "$repo/bin/disk-image-create" --image-cache "$work/cache-ours" -o "$out" debian-minimal vm > "$work/$tool-$phase.log" 2>&1 || status=$?
     else
-        env PATH="$work/bin:$PATH" DIB_IMAGE_CACHE="$work/cache-dib" DIB_RELEASE=bookworm \
+        env DIB_IMAGE_CACHE="$work/cache-dib" DIB_RELEASE=bookworm \
             DIB_DISTRIBUTION_MIRROR="$main_mirror" DIB_DEBIAN_SECURITY_MIRROR="$security_mirror" \
             DIB_DEBIAN_SECURITY_SUBPATH=-security DIB_DEBOOTSTRAP_CACHE=1 DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE=1 \
-            disk-image-create -o "$out" debian-minimal vm > "$work/$tool-$phase.log" 2>&1 || status=$?
+            "$repo/scripts/upstream-dib.sh" -o "$out" debian-minimal vm > "$work/$tool-$phase.log" 2>&1 || status=$?
     fi
     [ "$status" = 0 ] || return "$status"
     end=$(date +%s.%N)
