@@ -20,6 +20,7 @@ import { CHROOT_PATH, runPhase } from './run-phase.js';
 import { mountKernelFilesystems, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
 import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
+import { returnArchives, seedArchives } from '../target/apt-archives.js';
 import { imageSizeBytes } from '../disk/sizing.js';
 import { validateLayout } from '../disk/validate.js';
 import { scanForSecrets } from '../build/secrets.js';
@@ -41,6 +42,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   const sourced = await log.step('source environment.d', () => sourcedEnvironment(ctx));
   adoptEnvironmentSecrets(ctx, sourced);
   relinkInstallTypes(ctx, sourced);
+  privateAptArchives(ctx, sourced);
   await run('root');
   assertRootPopulated(ctx.mountDir);
   const treeMounts = ctx.resources.nested();
@@ -212,6 +214,24 @@ async function prepareWorkDir(ctx: BuildContext): Promise<void> {
   });
   mkdirSync(ctx.config.imageCache, { recursive: true });
   ctx.log.info(`Building in ${workDir}`);
+}
+
+/**
+ * DIB_APT_LOCAL_CACHE: the build's own apt archive directory (dpkg's root.d binds $DIB_APT_ARCHIVES on the
+ * image's /var/cache/apt/archives), seeded from the shared pool; what it downloaded goes back to the pool
+ * when the build ends, failed or not. Two builds never share apt's archive lock.
+ */
+function privateAptArchives(ctx: BuildContext, sourced: Record<string, string>): void {
+  if (sourced.DIB_APT_LOCAL_CACHE !== '1') return;
+  const pool = join(ctx.config.imageCache, 'apt', sourced.DISTRO_NAME || 'debian');
+  const dir = join(ctx.workDir, 'apt-archives');
+  const seeded = seedArchives(pool, dir);
+  ctx.log.info(`apt archive: ${seeded} cached package files from ${pool}`);
+  ctx.env.DIB_APT_ARCHIVES = dir;
+  ctx.resources.defer('return downloaded packages to the shared apt cache', () => {
+    const returned = returnArchives(dir, pool);
+    if (returned) ctx.log.info(`apt archive: ${returned} new package files kept in ${pool}`);
+  });
 }
 
 /** /etc/fstab in the tree, never through the image's links (an /etc that is a link stops the build). */
