@@ -4,19 +4,14 @@ import { join } from 'node:path';
 import type { BuildConfig } from '../config/settings.js';
 import { CleanupStack } from '../core/cleanup-stack.js';
 import type { Runner } from '../core/exec.js';
-import type { Logger } from '../core/log.js';
+import type { Logger, TimingRow as HookTiming } from '../core/log.js';
 import { Resources } from '../core/resources.js';
 import type { Ledger } from '../core/ledger.js';
 import type { Layout } from '../disk/layout.js';
 import type { BuildPlan } from '../elements/plan.js';
 import type { PreparedBuild } from './prepare.js';
 
-export interface HookTiming {
-  phase: string;
-  element: string;
-  hook: string;
-  seconds: number;
-}
+export type { TimingRow as HookTiming } from '../core/log.js';
 
 export class BuildContext {
   /** The root undo stack: the output lock first, then the work directory and everything in it. */

@@ -13,6 +13,7 @@ import { type OutputType, outputPath, outputType } from '../output/types.js';
 import { layoutVariables } from './dib-contract.js';
 import { hookEnvironment } from './environment.js';
 import { SecretPolicy } from './secrets.js';
+import { type CacheInputs, readCacheInputs } from '../cache/inputs.js';
 
 export interface PlannedOutput {
   type: OutputType;
@@ -38,6 +39,8 @@ export interface PreparedBuild {
   secrets: string[];
   secretPolicy: SecretPolicy;
   mirrors: HostMirrors;
+  /** What the phase cache keys beyond the hooks: element files, declared inputs (cache-inputs). */
+  cacheInputs: CacheInputs;
 }
 
 export interface PrepareOptions {
@@ -119,5 +122,6 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
     secrets: secretPolicy.values(hookEnv),
     secretPolicy,
     mirrors,
+    cacheInputs: readCacheInputs(plan),
   };
 }

@@ -14,9 +14,11 @@ import { lockOutput } from './output-lock.js';
 import { checkHost } from './preflight.js';
 import { prepareBuild } from './prepare.js';
 import { cleanupStaleBuilds } from './stale.js';
+import { StepStore } from '../cache/store.js';
 
 export async function runDiskImageCreate(config: BuildConfig, argv: string[], log: Logger): Promise<number> {
   if (config.cleanupStale) return cleanupStale(config, log);
+  if (config.cachePrune) return pruneCache(config, log, 0);
   if (!config.elements.length) {
     throw new UsageError('usage', 'At least one distribution root element must be specified', {
       hint: 'e.g. disk-image-create vm (base and the default OS are added), or debian-minimal vm',
@@ -56,6 +58,8 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
   // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrowing what the build threw, unchanged
   if (primary !== undefined) throw primary;
   log.info(`Build completed successfully in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+  // The size bound, applied after every build; steps used in the last hour stay (a running build may have them stacked).
+  if (config.cache) pruneCache(config, log, 3600_000);
   return config.verify ? verifyBuilt(ctx) : 0;
 }
 
@@ -87,6 +91,19 @@ async function cleanupStale(config: BuildConfig, log: Logger): Promise<number> {
     throw new UsageError('not-root', 'disk-image-create --cleanup-stale must run as root', { hint: 'run it with sudo' });
   const released = await cleanupStaleBuilds(new Runner(log), log, config.tmpDir);
   process.stdout.write(released.length ? `${released.map((r) => `released: ${r}`).join('\n')}\n` : 'nothing to release\n');
+  return 0;
+}
+
+/** --cache-prune (and the bound after each build): least recently used phase cache steps first. */
+function pruneCache(config: BuildConfig, log: Logger, keepMs: number): number {
+  const store = StepStore.open(config.imageCache, log);
+  if (!store) return 0;
+  const removed = store.prune(config.cacheMaxSize * 1024 ** 3, keepMs);
+  const freed = removed.reduce((n, e) => n + e.bytes, 0);
+  if (removed.length || keepMs === 0)
+    log.info(
+      `phase cache: removed ${removed.length} step${removed.length === 1 ? '' : 's'} (${(freed / 1024 ** 2).toFixed(0)} MiB) to stay within ${config.cacheMaxSize} GiB`,
+    );
   return 0;
 }
 

@@ -20,7 +20,12 @@ export async function parseDiskImageCreateArgs(argv: string[], env: NodeJS.Proce
   const isSwitch = (kind: string) => kind === 'boolean' || kind === 'count';
   const expanded = expandLongOptionPrefixes(
     argv,
-    [...flagged.map((s) => s.flag!), 'help', 'version'],
+    [
+      ...flagged.map((s) => s.flag!),
+      ...flagged.filter((s) => s.kind === 'boolean' && s.default === true).map((s) => `no-${s.flag}`),
+      'help',
+      'version',
+    ],
     flagged
       .filter((s) => s.short && isSwitch(s.kind))
       .map((s) => s.short)
@@ -75,7 +80,9 @@ export async function parseDiskImageCreateArgs(argv: string[], env: NodeJS.Proce
   const flags: FlagValues = {};
   for (const s of flagged) {
     const raw = args[s.flag!];
-    if (raw === undefined || raw === false || (s.kind === 'count' && raw === 0)) continue;
+    // A boolean that is on by default is turned off with --no-FLAG (yargs' negation: false).
+    const negated = raw === false && s.default === true && expanded.includes(`--no-${s.flag}`);
+    if (!negated && (raw === undefined || raw === false || (s.kind === 'count' && raw === 0))) continue;
     if (s.kind === 'list') flags[s.key] = (raw as unknown[]).map(String);
     else if (s.kind === 'boolean' || s.kind === 'count') flags[s.key] = raw as boolean | number;
     else flags[s.key] = String(Array.isArray(raw) ? raw[raw.length - 1] : raw);

@@ -29,6 +29,10 @@ export interface BuildConfig {
   readonly mkfsOptions: string;
   readonly noTmpfs: boolean;
   readonly offline: boolean;
+  readonly cache: boolean;
+  readonly explainCache: boolean;
+  readonly cachePrune: boolean;
+  readonly cacheMaxSize: number;
   readonly strict: boolean;
   readonly qemuImgOptions: string;
   readonly rootLabel: string;
@@ -278,6 +282,45 @@ export const SETTINGS: readonly Setting[] = [
     exported: true,
     default: false,
     help: 'use cached base trees and packages without refreshing them',
+  }),
+  row<boolean>({
+    key: 'cache',
+    flag: 'cache',
+    env: 'DIB_CACHE',
+    kind: 'boolean',
+    default: true,
+    help: 'the phase cache: reuse each stored step whose inputs did not change (--no-cache or DIB_CACHE=0: build every step, store nothing)',
+  }),
+  row<boolean>({
+    key: 'explainCache',
+    flag: 'explain-cache',
+    env: 'DIB_EXPLAIN_CACHE',
+    kind: 'boolean',
+    default: false,
+    help: 'say for every step whether the phase cache reused it, and for a miss every input that changed',
+  }),
+  row<boolean>({
+    key: 'cachePrune',
+    flag: 'cache-prune',
+    kind: 'boolean',
+    default: false,
+    help: 'remove the least recently used phase cache steps until the cache fits --cache-max-size, and exit',
+  }),
+  row<number>({
+    key: 'cacheMaxSize',
+    flag: 'cache-max-size',
+    env: 'DIB_CACHE_MAX_SIZE',
+    kind: 'number',
+    meta: 'GiB',
+    default: 20,
+    parse: (n: number) => {
+      if (!Number.isFinite(n) || n < 0)
+        throw new UsageError('invalid-setting', `--cache-max-size must be a number of GiB (0 or more), got '${n}'`, {
+          hint: 'e.g. --cache-max-size 10',
+        });
+      return n;
+    },
+    help: 'bound of the phase cache in GiB, applied after every build (least recently used steps go first)',
   }),
   row<boolean>({
     key: 'strict',
@@ -613,7 +656,8 @@ export function makeConfig(elements: string[], flags: FlagValues, env: Env): Bui
     let value: unknown;
     let given = true;
     if (s.kind === 'count') value = (fromEnv ? Number(raw) || 0 : 0) + (typeof flag === 'number' ? flag : 0);
-    else if (flag !== undefined && flag !== false) value = flag;
+    // A false flag is only passed for a boolean that is on by default and was turned off (--no-FLAG).
+    else if (flag !== undefined && (flag !== false || s.default === true)) value = flag;
     else if (fromEnv) value = s.kind === 'boolean' ? envBoolean(raw) : s.kind === 'number' ? Number(raw) : s.kind === 'list' ? [raw] : raw;
     else {
       given = false;

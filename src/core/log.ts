@@ -21,8 +21,19 @@ export type LogEvent =
   | { type: 'break'; point: string; state: 'start' | 'resume'; message: string }
   /** The build ran something the plan did not list (or skipped something it did), and why. */
   | { type: 'plan-amendment'; phase: string; change: 'added' | 'removed'; name: string; element: string; reason: string }
+  /** A phase cache decision for one step: reused (hit), built and stored (miss), or not cacheable. */
+  | { type: 'cache'; step: string; decision: 'hit' | 'miss' | 'uncacheable'; key: string; reasons: string[] }
   /** The per-hook timing table at the end of a build. */
-  | { type: 'timings'; rows: Array<{ phase: string; element: string; hook: string; seconds: number }> };
+  | { type: 'timings'; rows: TimingRow[] };
+
+export interface TimingRow {
+  phase: string;
+  element: string;
+  hook: string;
+  seconds: number;
+  /** The phase cache's decision for the step that ran (or reused) the hook. */
+  cache?: 'hit' | 'miss';
+}
 
 export interface LogSink {
   write(event: LogEvent & { time: string }): void;
@@ -153,6 +164,9 @@ export class HumanSink implements LogSink {
         return e.message;
       case 'plan-amendment':
         return paint('33', `plan amended: ${e.phase}: ${e.change} ${e.name}${e.element ? ` (${e.element})` : ''}: ${e.reason}`);
+      case 'cache':
+        // Per-step lines are --explain-cache's (info lines); a summary follows the tree phases.
+        return e.decision === 'uncacheable' ? paint('33', `  not cached: ${e.step}: ${e.reasons.join('; ')}`) : undefined;
       case 'timings':
         return renderTimingTable(e.rows);
     }
@@ -160,16 +174,25 @@ export class HumanSink implements LogSink {
 }
 
 /** DIB's per-hook timing table, printed at the end of a build (grouped by phase, run order). */
-export function renderTimingTable(rows: Array<{ phase: string; element: string; hook: string; seconds: number }>): string | undefined {
+export function renderTimingTable(rows: TimingRow[]): string | undefined {
   if (!rows.length) return undefined;
+  const cached = rows.some((r) => r.cache);
   const lines: string[] = ['', '----------------------- PROFILING -----------------------'];
   let phase = '';
   for (const t of rows) {
     if (t.phase !== phase) {
       phase = t.phase;
-      lines.push('', `Target: ${phase}.d`, '', `${'Script'.padEnd(40)} ${'Seconds'.padStart(9)}`, `${'-'.repeat(40)} ${'-'.repeat(9)}`);
+      lines.push(
+        '',
+        `Target: ${phase}.d`,
+        '',
+        `${'Script'.padEnd(40)} ${'Seconds'.padStart(9)}${cached ? '  Cache' : ''}`,
+        `${'-'.repeat(40)} ${'-'.repeat(9)}${cached ? '  -----' : ''}`,
+      );
     }
-    lines.push(`${t.hook.padEnd(40)} ${t.seconds.toFixed(3).padStart(10)}  (${t.element})`);
+    lines.push(
+      `${t.hook.padEnd(40)} ${t.seconds.toFixed(3).padStart(10)}${cached ? `  ${(t.cache ?? '-').padEnd(5)}` : ''}  (${t.element})`,
+    );
   }
   const total = rows.reduce((s, t) => s + t.seconds, 0);
   lines.push('', `hooks total: ${total.toFixed(1)}s`, '--------------------- END PROFILING ---------------------');

@@ -26,6 +26,8 @@ export interface OutputSource {
   raw?: string;
   /** The finished tree (for tree types), with host kernel filesystems possibly mounted at proc, sys, dev. */
   tree?: string;
+  /** Whole-image reuse: each output type's file stored by the phase cache, copied as it is. */
+  reused?: Map<string, string>;
 }
 
 /** Write each output whose source is given; returns the files written. Disk types: raw is copied last. */
@@ -37,7 +39,9 @@ export async function writeOutputs(
   resources: Resources,
 ): Promise<string[]> {
   const written: string[] = [];
-  const wanted = outputs.filter((o) => (o.type.source === 'disk' ? source.raw : source.tree) !== undefined);
+  const wanted = source.reused
+    ? outputs.filter((o) => source.reused!.has(o.type.name))
+    : outputs.filter((o) => (o.type.source === 'disk' ? source.raw : source.tree) !== undefined);
   const ordered = [...wanted.filter((o) => o.type.writer !== 'copy'), ...wanted.filter((o) => o.type.writer === 'copy')];
   for (const out of ordered) {
     const partial = await partialOutput(out.path, resources);
@@ -59,6 +63,10 @@ async function writeOne(
   options: WriteOptions,
 ): Promise<void> {
   const { type } = out;
+  if (source.reused) {
+    await runner.run(['cp', '--sparse=always', '--reflink=auto', source.reused.get(type.name)!, temp]);
+    return;
+  }
   const stem = out.path.slice(0, -(type.extension.length + 1));
   const facts = () => {
     if (!options.image) throw new Error(`writing ${type.name} needs the image facts (WriteOptions.image)`); // a wiring bug

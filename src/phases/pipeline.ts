@@ -1,6 +1,6 @@
 // The build as a flat list of steps: runBuild(ctx) reads top to bottom.
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
 import { BuildError } from '../core/errors.js';
 import { lstatIfExists, makeTempDir, safeRemoveTree } from '../core/fs.js';
@@ -10,13 +10,15 @@ import { pathInTree, regularFilesInTree } from '../core/tree-read.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
 import { renderFstab } from '../disk/layout.js';
 import { imageFacts } from '../output/facts.js';
-import { writeOutputs } from '../output/write.js';
+import { type WriteOptions, writeOutputs } from '../output/write.js';
 import { writeElementLinks, writeHooksTree } from './hook-runner.js';
 import { blockDeviceOverride, blockDeviceParams, blockDeviceParamsTail } from '../build/dib-contract.js';
 import { PHASES, phaseByName } from './phase-table.js';
 import { relinkInstallTypes } from './install-types.js';
 import { adoptEnvironmentSecrets, sourcedEnvironment } from './sourced-environment.js';
 import { CHROOT_PATH, runPhase } from './run-phase.js';
+import { openBuildTree } from '../cache/build-tree.js';
+import type { OutputsEntry } from '../cache/store.js';
 import { mountKernelFilesystems, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
 import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
@@ -37,35 +39,64 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   const index = (name: string) => PHASES.findIndex((p) => p.name === name) + 1;
   const run = (name: string, root = ctx.mountDir) => runPhase(ctx, phase(name), { root, index: index(name), total });
 
-  // 1. The tree: root.d fills it; kernel filesystems mounted for the chroot phases.
-  mkdirSync(ctx.mountDir, { mode: 0o755 });
+  // 1. The tree, step by step (the phase cache reuses stored steps; see cache/build-tree.ts): root.d
+  //    fills it; kernel filesystems are mounted for every later phase.
   const sourced = await log.step('source environment.d', () => sourcedEnvironment(ctx));
   adoptEnvironmentSecrets(ctx, sourced);
   relinkInstallTypes(ctx, sourced);
   privateAptArchives(ctx, sourced);
-  await run('root');
-  assertRootPopulated(ctx.mountDir);
-  const treeMounts = ctx.resources.nested();
-  const releaseTree = async () => {
-    await killProcessesRootedIn(ctx.mountDir, log);
-    await treeMounts.release();
-    await unmountTree(runner, ctx.mountDir);
+  const tree = openBuildTree(ctx);
+  await tree.begin(sourced);
+  const treePhase = (name: string, check?: () => void) => {
+    const p = phase(name);
+    return runPhase(ctx, p, {
+      root: ctx.mountDir,
+      index: index(name),
+      total,
+      steps: async (hooks, runGroup) => {
+        const mounted = p.name !== 'root';
+        // A phase outside the image is one step; in the chroot, each hook is one.
+        if (!p.inChroot)
+          return tree.step({ id: p.dir, phase: p, hooks, mounted }, async () => {
+            const out = await runGroup(hooks);
+            check?.();
+            return out;
+          });
+        let out = '';
+        for (const h of hooks) out += await tree.step({ id: `${p.dir}/${h.name}`, phase: p, hooks: [h], mounted }, () => runGroup([h]));
+        return out;
+      },
+    });
   };
-  ctx.resources.defer('unmount the build tree', releaseTree);
-  swapInResolvConf(ctx.mountDir);
-  await mountKernelFilesystems(runner, ctx.mountDir, treeMounts);
-  await run('extra-data');
-  await run('pre-install');
-  await run('install');
-  await installExtraPackages(ctx);
-  await run('post-install');
-  await run('post-root');
+  await treePhase('root', () => assertRootPopulated(ctx.mountDir));
+  await treePhase('extra-data');
+  await treePhase('pre-install');
+  await treePhase('install');
+  if (ctx.config.packages.length) {
+    await tree.step(
+      { id: 'packages', phase: phase('install'), hooks: [], mounted: true, extra: { packages: ctx.config.packages.join(' ') } },
+      async () => {
+        await installExtraPackages(ctx);
+        return '';
+      },
+    );
+  }
+  await treePhase('post-install');
+  await treePhase('post-root');
 
-  // 2. Unmount everything below the tree (kernel filesystems and element mounts) and set it aside.
-  //    TMP_MOUNT_PATH stays exported, naming a path that does not exist until the disk is mounted (DIB).
-  await releaseTree();
-  rmSync(join(ctx.mountDir, 'lost+found'), { recursive: true, force: true });
-  renameSync(ctx.mountDir, ctx.builtDir);
+  // 2. Everything below the tree unmounted (kernel filesystems, element mounts); the finished tree set
+  //    aside at $TMP_BUILD_DIR/built. TMP_MOUNT_PATH stays exported, naming a path that does not exist
+  //    until the disk is mounted (DIB).
+  const writeOptions = {
+    compress: !ctx.config.uncompressed,
+    qemuImgOptions: ctx.config.qemuImgOptions,
+    checksum: ctx.config.checksum,
+    overwrite: ctx.config.overwriteOldImage,
+    image: imageFacts(ctx.config, sourced),
+  };
+  const reusable = await tree.reusableOutputs(outputInputs(ctx, writeOptions));
+  if (reusable) return reuseOutputs(ctx, reusable, writeOptions);
+  await tree.finish();
 
   // 3. The disk: size, block-device.d (which may hand over a device of its own), partitions and
   //    filesystems, the tree copied in.
@@ -92,8 +123,10 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   }
   await log.step('copy the tree into the image', async () => {
     await runner.run(['cp', '-a', '--sparse=always', `${ctx.builtDir}/.`, `${ctx.mountDir}/`]);
+    await tree.releaseBuilt();
     safeRemoveTree(ctx.builtDir);
   });
+  swapInResolvConf(ctx.mountDir);
 
   // 4. Finalise on the real filesystems.
   const finalMounts = diskScope.nested();
@@ -109,22 +142,15 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   restoreResolvConf(ctx.mountDir);
   await scrubTree(ctx);
   await log.step('scan the image for secret values', () => scanForSecrets(runner, [ctx.mountDir, `${ctx.outputStem}.d`], ctx.secrets));
-  const writeOptions = {
-    compress: !ctx.config.uncompressed,
-    qemuImgOptions: ctx.config.qemuImgOptions,
-    checksum: ctx.config.checksum,
-    overwrite: ctx.config.overwriteOldImage,
-    image: imageFacts(ctx.config, sourced),
-  };
+  // 5. The tree outputs, from the image's filesystems with the kernel filesystems gone (a mounted sysfs
+  //    changes under tar); then release the disk (fstrim keeps the raw file sparse) and convert.
+  await releaseFinalMounts();
   const outputs: string[] = [];
   if (ctx.prepared.outputs.some((o) => o.type.source === 'tree')) {
     await log.step('write the tree outputs', async () => {
       outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { tree: ctx.mountDir }, writeOptions, ctx.resources)));
     });
   }
-
-  // 5. Release the disk (fstrim keeps the raw file sparse), then convert.
-  await releaseFinalMounts();
   if (disk) {
     const attached = disk;
     await log.step('unmount the image', () => finishDisk(runner, attached));
@@ -141,6 +167,43 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
       outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { raw }, writeOptions, ctx.resources)));
     });
   }
+  await log.step('store the outputs in the phase cache', () =>
+    tree.storeOutputs(new Map(ctx.prepared.outputs.map((o) => [o.type.name, o.path])), `${ctx.outputStem}.d`),
+  );
+  return { outputs };
+}
+
+/** What, besides the tree and the later phases' hooks, decides the outputs (whole-image reuse). */
+function outputInputs(ctx: BuildContext, options: WriteOptions): Record<string, string> {
+  const c = ctx.config;
+  return {
+    layout: ctx.prepared.layoutText,
+    'mkfs options': ctx.prepared.rootMkfsOptions,
+    outputs: ctx.prepared.outputs.map((o) => o.type.name).join(','),
+    'withheld outputs': ctx.prepared.withheldOutputs.map((o) => o.type.name).join(','),
+    'write options': JSON.stringify({ ...options, overwrite: undefined }),
+    // Files the late phases name after the image (dib-manifest-dpkg-NAME, NAME.d/).
+    'image name': basename(c.imageName),
+    'image size': JSON.stringify([
+      c.imageSize,
+      c.imageExtraSize,
+      c.fsType,
+      c.rootLabel,
+      c.blockSize,
+      c.mkfsOptions,
+      c.mkfsJournalSize,
+      c.maxOnlineResize,
+    ]),
+  };
+}
+
+/** Whole-image reuse: every input unchanged, the stored outputs are copied into place (rotation, checksums as usual). */
+async function reuseOutputs(ctx: BuildContext, stored: OutputsEntry, options: WriteOptions): Promise<BuildResult> {
+  ctx.log.info(`phase cache: nothing that decides the image changed; reusing its stored outputs (${stored.key.slice(0, 12)})`);
+  const outputs = await ctx.log.step('write the outputs (reused)', () =>
+    writeOutputs(ctx.runner, ctx.prepared.outputs, { reused: stored.files }, options, ctx.resources),
+  );
+  if (stored.manifestsTar) await ctx.runner.run(['tar', '-C', dirname(ctx.outputStem), '-xf', stored.manifestsTar]);
   return { outputs };
 }
 

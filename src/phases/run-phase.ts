@@ -22,6 +22,11 @@ export interface PhaseOptions {
   root: string;
   index: number;
   total: number;
+  /**
+   * How the phase's hooks are grouped and run (the phase cache runs each hook of a chroot phase as its
+   * own step); `runGroup` runs some of them in order and returns their stdout. Default: all at once.
+   */
+  steps?: (hooks: PlannedHook[], runGroup: (group: PlannedHook[]) => Promise<string>) => Promise<string>;
 }
 
 /** Runs the phase; returns what its hooks wrote to stdout (DIB evaluates block-device.d's). */
@@ -47,12 +52,13 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
   });
   await breakPoint(ctx, `before-${phase.name}`, phase.inChroot ? options.root : undefined);
   let ok = false;
-  let stdout = '';
-  try {
-    await ctx.resources.using(async (scope) => {
-      if (phase.inChroot && hooks.length) await bindHooks(ctx.runner, ctx.hooksDir, options.root, scope);
+  let stdout: string;
+  const runGroup = (group: PlannedHook[]) =>
+    ctx.resources.using(async (scope) => {
+      let out = '';
+      if (phase.inChroot && group.length) await bindHooks(ctx.runner, ctx.hooksDir, options.root, scope);
       try {
-        for (const hook of hooks) stdout += await runHook(ctx, phase, hook, options.root);
+        for (const hook of group) out += await runHook(ctx, phase, hook, options.root);
       } catch (error) {
         if (phase.inChroot || phase.name === 'block-device') {
           await breakPoint(ctx, 'after-error', phase.inChroot && !ctx.config.breakOutsideTarget ? options.root : undefined);
@@ -61,7 +67,10 @@ export async function runPhase(ctx: BuildContext, phase: Phase, options: PhaseOp
       } finally {
         if (phase.inChroot) await killProcessesRootedIn(options.root, ctx.log);
       }
+      return out;
     });
+  try {
+    stdout = options.steps ? await options.steps(hooks, runGroup) : await runGroup(hooks);
     ok = true;
   } finally {
     ctx.log.emit({ type: 'phase-end', phase: phase.name, ok, seconds: Number(process.hrtime.bigint() - start) / 1e9 });

@@ -1,0 +1,281 @@
+// Root-only, real Debian builds (debootstrap, apt in the chroot): the phase cache reuses what did not
+// change, says why a step ran again, computes a shared missing step once, survives corruption and a kill
+// mid-store, and its image tree equals one built with --no-cache. The builds use their own image caches
+// (the shared test cache's debootstrap tarball and .deb pool linked in), so hits and misses are exact.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
+import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
+import { ensureCachedBaseTree, hookScript } from '../helpers/tiny-os.js';
+import { writeTree } from '../helpers/tree.js';
+
+const SHARED = process.env.DIB_TS_TEST_CACHE ?? '/var/tmp/dib-ts-test-cache';
+const root = `/var/tmp/dib-ts-cache-${process.pid}`;
+const tmp = join(root, 'tmp');
+const out = join(root, 'out');
+const elements = join(root, 'elements');
+const env = { TMP_DIR: tmp, ELEMENTS_PATH: elements };
+const ELEMENTS = ['-n', 'debian-minimal', 'cache-probe'];
+
+interface CacheEvent {
+  type: 'cache';
+  step: string;
+  decision: 'hit' | 'miss' | 'uncacheable';
+  reasons: string[];
+}
+
+/** An image cache of its own, with the shared cache's debootstrap tarball and .deb pool linked in. */
+function newCache(name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(SHARED).filter((n) => n.startsWith('debootstrap-'))) execFileSync('cp', ['-al', join(SHARED, f), dir]);
+  if (existsSync(join(SHARED, 'apt'))) execFileSync('cp', ['-al', join(SHARED, 'apt'), dir]);
+  return dir;
+}
+
+function probe(version: { install?: string; static?: string; env?: string; packages?: string; final?: string } = {}) {
+  writeTree(join(elements, 'cache-probe'), {
+    'element-deps': 'install-static\npackage-installs\n',
+    'environment.d': { '10-probe.bash': `export PROBE_VALUE=\${PROBE_VALUE:-${version.env ?? 'one'}}\n` },
+    static: { etc: { 'probe-static': `${version.static ?? 's1'}\n` } },
+    'package-installs.yaml': `${version.packages ?? 'less'}:\n`,
+    'install.d': {
+      '60-probe': hookScript(`echo "install ${version.install ?? 'v1'} $PROBE_VALUE \${DIB_PROBE:-unset}" > /etc/probe-install`),
+    },
+    'finalise.d': { '90-probe': hookScript(`echo "final ${version.final ?? 'v1'}" > /etc/probe-final`) },
+  });
+}
+
+async function build(cache: string, name: string, extra: string[] = [], extraEnv: Record<string, string> = {}) {
+  const events = join(out, `${name}.events`);
+  rmSync(events, { force: true });
+  const r = await runCli(
+    'disk-image-create',
+    ['--image-cache', cache, '--events', events, '-t', 'tar', '-o', join(out, name), ...extra, ...ELEMENTS],
+    { ...env, ...extraEnv },
+    { timeout: 1_800_000 },
+  );
+  return { ...r, decisions: cacheEvents(events) };
+}
+
+function cacheEvents(file: string): CacheEvent[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { type: string })
+    .filter((e): e is CacheEvent => e.type === 'cache');
+}
+
+const steps = (d: CacheEvent[], decision: CacheEvent['decision']) => d.filter((e) => e.decision === decision).map((e) => e.step);
+
+function expectBuilt(r: { status: number | null; stderr: string }): void {
+  expect(r.stderr.slice(-3000)).toContain('Build completed successfully');
+  expect(r.status).toBe(0);
+}
+
+/** Every entry of an image tar: type, mode, owner, size, content digest, link target, xattrs. */
+function treeOf(tarFile: string): Map<string, string> {
+  const dir = `${tarFile}.x`;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  execFileSync('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', dir, '-xf', tarFile]);
+  const xattrs = new Map<string, string>();
+  const dump = execFileSync('getfattr', ['-R', '-P', '-h', '-d', '-m', '-', '-e', 'hex', '.'], { cwd: dir, maxBuffer: 1 << 28 }).toString();
+  for (const block of dump.split('\n\n')) {
+    const [head, ...attrs] = block.split('\n').filter(Boolean);
+    if (head?.startsWith('# file: ')) xattrs.set(head.slice(8).replace(/^\.\//, ''), attrs.sort().join(','));
+  }
+  const entries = new Map<string, string>();
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const p = join(dir, r);
+      const st = lstatSync(p);
+      const content = st.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : st.isSymbolicLink() ? readlinkSync(p) : '';
+      entries.set(r, [st.mode.toString(8), st.uid, st.gid, st.isFile() ? st.size : 0, st.rdev, content, xattrs.get(r) ?? ''].join(' '));
+      if (st.isDirectory()) walk(r);
+    }
+  };
+  walk('');
+  rmSync(dir, { recursive: true, force: true });
+  return entries;
+}
+
+/**
+ * Files that differ between any two builds of the same inputs, cached or not (documented in README,
+ * "Phase cache"): apt and dpkg logs and the ldconfig cache carry times; Python byte code records the
+ * source's mtime.
+ */
+const EXPECTED_TO_DIFFER = [
+  /^var\/cache\/ldconfig\/aux-cache$/,
+  /^var\/cache\/debconf\/.*-old$/,
+  /__pycache__\/.*\.pyc$/,
+  /^var\/lib\/dpkg\/.*-old$/,
+];
+
+let cache: string;
+
+beforeAll(async () => {
+  mkdirSync(tmp, { recursive: true });
+  mkdirSync(out, { recursive: true });
+  await ensureCachedBaseTree(SHARED, env, out);
+  cache = newCache('cache-a');
+  probe();
+}, 1_800_000);
+afterAll(() => {
+  if (!findLeaks(root).mounts.length) rmSync(root, { recursive: true, force: true });
+});
+
+describe('the phase cache on real Debian builds', () => {
+  it('cold: every tree step runs and is stored; an identical rebuild under another name reuses every one (hits only)', async () => {
+    const cold = await build(cache, 'cold');
+    expectBuilt(cold);
+    expect(steps(cold.decisions, 'hit')).toEqual([]);
+    const stored = steps(cold.decisions, 'miss');
+    expect(stored).toEqual(expect.arrayContaining(['root.d', 'extra-data.d', 'install.d/60-probe', 'post-root.d']));
+    const warm = await build(cache, 'warm');
+    expectBuilt(warm);
+    expect(steps(warm.decisions, 'miss')).toEqual(['outputs']); // named after the image: not reused
+    expect(steps(warm.decisions, 'hit')).toEqual(stored.filter((s) => s !== 'outputs'));
+    expect(warm.stderr).toMatch(/60-probe\s+0\.000\s+hit/);
+    expect(readFileSync(join(out, 'warm.tar')).length).toBeGreaterThan(10_000_000);
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
+  });
+
+  it('nothing changed: the stored outputs are reused (the old output rotated, the same content) and the log says so', async () => {
+    const first = await build(cache, 'reuse');
+    expectBuilt(first);
+    const digest = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+    const before = digest(join(out, 'reuse.tar'));
+    const again = await build(cache, 'reuse');
+    expectBuilt(again);
+    expect(again.stderr).toMatch(/phase cache: nothing that decides the image changed; reusing its stored outputs/);
+    expect(steps(again.decisions, 'miss')).toEqual([]);
+    expect(steps(again.decisions, 'hit')).toContain('outputs');
+    expect(digest(join(out, 'reuse.tar'))).toBe(before);
+    expect(readdirSync(out).filter((f) => /^reuse-\d{4}\.\d\d\.\d\d-.*\.tar$/.test(f))).toHaveLength(1);
+    expect(readdirSync(join(out, 'reuse.d', 'dib-manifests')).length).toBeGreaterThan(0);
+  });
+
+  it('an edited install.d hook: the steps before it are reused, it runs again and --explain-cache says its content changed', async () => {
+    probe({ install: 'v2' });
+    const r = await build(cache, 'hook-edit', ['--explain-cache']);
+    expectBuilt(r);
+    const missed = steps(r.decisions, 'miss');
+    expect(missed[0]).toBe('install.d/60-probe');
+    expect(steps(r.decisions, 'hit')).toEqual(expect.arrayContaining(['root.d', 'extra-data.d']));
+    expect(r.decisions.find((e) => e.step === 'install.d/60-probe')!.reasons).toEqual(['install.d/60-probe: content changed']);
+    expect(r.stderr).toContain('install.d/60-probe: content changed');
+    const tree = treeOf(join(out, 'hook-edit.tar'));
+    expect(tree.get('etc/probe-install')).toBeDefined();
+    expect(execFileSync('tar', ['-xOf', join(out, 'hook-edit.tar'), './etc/probe-install']).toString()).toBe('install v2 one unset\n');
+  });
+
+  it('an edited environment file, static file, package list and variable: root.d runs again and the miss names each', async () => {
+    probe({ install: 'v2', env: 'two', static: 's2', packages: 'jq' });
+    const r = await build(cache, 'many-edits', ['--explain-cache'], { DIB_PROBE: 'set' });
+    expectBuilt(r);
+    expect(steps(r.decisions, 'hit')).toEqual([]);
+    const reasons = r.decisions.find((e) => e.step === 'root.d')!.reasons;
+    expect(reasons).toEqual(
+      expect.arrayContaining([
+        'environment.d/10-probe.bash: content changed',
+        'element file cache-probe/static/etc/probe-static: content changed',
+        'element file cache-probe/package-installs.yaml: content changed',
+        'variable DIB_PROBE: added',
+      ]),
+    );
+    expect(execFileSync('tar', ['-xOf', join(out, 'many-edits.tar'), './etc/probe-install']).toString()).toBe('install v2 two set\n');
+    expect(execFileSync('tar', ['-tf', join(out, 'many-edits.tar')]).toString()).toContain('./usr/bin/jq');
+  });
+
+  it('a tree built from the warm cache equals one built with --no-cache (file list, contents, owners, modes, xattrs) but for the documented list', async () => {
+    const warm = await build(cache, 'equal-warm', [], { DIB_PROBE: 'set' });
+    expectBuilt(warm);
+    // Another name: the outputs are not reused, the tree is restored from the stored layers.
+    expect(steps(warm.decisions, 'miss')).toEqual(['outputs']);
+    const cold = await build(cache, 'equal-nocache', ['--no-cache'], { DIB_PROBE: 'set' });
+    expectBuilt(cold);
+    expect(cold.decisions).toEqual([]);
+    const a = treeOf(join(out, 'equal-warm.tar'));
+    const b = treeOf(join(out, 'equal-nocache.tar'));
+    const differ = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort();
+    const unexpected = differ.filter((k) => !EXPECTED_TO_DIFFER.some((re) => re.test(k)));
+    expect(unexpected.map((k) => `${k}: cached ${a.get(k) ?? 'absent'} / uncached ${b.get(k) ?? 'absent'}`)).toEqual([]);
+    expect(a.size).toBeGreaterThan(5000);
+  });
+
+  it('a corrupt stored step is detected on restore: a warning, that step and the ones after it built again, never used', async () => {
+    const entries = readdirSync(join(cache, 'steps')).filter((n) => !n.startsWith('.'));
+    const victim = entries.find(
+      (id) =>
+        JSON.parse(readFileSync(join(cache, 'steps', id, 'meta.json'), 'utf8')).step === 'install.d/60-probe' &&
+        existsSync(join(cache, 'steps', id, 'layer', 'etc', 'probe-install')),
+    );
+    expect(victim).toBeDefined();
+    truncateSync(join(cache, 'steps', victim!, 'layer', 'etc', 'probe-install'), 3);
+    const r = await build(cache, 'corrupt', [], { DIB_PROBE: 'set' });
+    expectBuilt(r);
+    expect(r.stderr).toMatch(
+      /warning: phase cache: the stored step install\.d\/60-probe \(\w+\) does not match its digest; removed, building it again/,
+    );
+    expect(steps(r.decisions, 'miss')[0]).toBe('install.d/60-probe');
+    expect(steps(r.decisions, 'hit')).toContain('root.d');
+    expect(execFileSync('tar', ['-xOf', join(out, 'corrupt.tar'), './etc/probe-install']).toString()).toBe('install v2 two set\n');
+  });
+
+  it('a SIGKILL while a step is being stored leaves nothing a later build uses; --cleanup-stale and the next build recover', async () => {
+    probe({ install: 'v3', env: 'two', static: 's2', packages: 'jq' });
+    const killed = await build(cache, 'killed', [], { DIB_PROBE: 'set', DIB_TS_FAULT_STORE: 'SIGKILL@install.d/60-probe' });
+    expect(killed.status).toBeNull();
+    expect(readdirSync(join(cache, 'steps')).filter((n) => n.startsWith('.tmp-'))).toHaveLength(1);
+    const stale = await runCli('disk-image-create', ['--cleanup-stale'], env);
+    expect(stale.status).toBe(0);
+    const r = await build(cache, 'after-kill', [], { DIB_PROBE: 'set' });
+    expectBuilt(r);
+    expect(steps(r.decisions, 'miss')[0]).toBe('install.d/60-probe');
+    expect(readdirSync(join(cache, 'steps')).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
+  });
+
+  it('two builds at once that need the same missing steps compute each once: the second waits and reuses', async () => {
+    const shared = newCache('cache-flight');
+    const started = [build(shared, 'flight-1', [], { DIB_PROBE: 'set' }), build(shared, 'flight-2', [], { DIB_PROBE: 'set' })];
+    const [one, two] = await Promise.all(started);
+    expectBuilt(one);
+    expectBuilt(two);
+    // The outputs are named after each image: each build writes its own.
+    const tree = (d: CacheEvent[], decision: CacheEvent['decision']) => steps(d, decision).filter((s) => s !== 'outputs');
+    const missed = [...tree(one.decisions, 'miss'), ...tree(two.decisions, 'miss')].sort();
+    const all = tree(one.decisions, 'miss').length + tree(one.decisions, 'hit').length;
+    expect(missed).toEqual([...new Set(missed)]); // no step computed twice
+    expect(missed).toHaveLength(all);
+    expect(one.stderr + two.stderr).toMatch(/phase cache: waiting for build \d+, which is computing step /);
+  });
+
+  it('two real Debian builds at once on one image cache, uncached, both install packages (no apt lock between them)', async () => {
+    const shared = newCache('cache-apt');
+    const run = (name: string) => build(shared, name, ['--no-cache']);
+    const [one, two] = await Promise.all([run('apt-1'), run('apt-2')]);
+    expectBuilt(one);
+    expectBuilt(two);
+    expect(one.stderr + two.stderr).not.toContain('Could not get lock');
+    // They really ran at the same time: root.d of both (apt-get dist-upgrade and installs) overlapped.
+    const span = (name: string) => {
+      const events = readFileSync(join(out, `${name}.events`), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; phase?: string; time: string });
+      const start = events.find((e) => e.type === 'phase-start' && e.phase === 'root')!.time;
+      const end = events.find((e) => e.type === 'phase-end' && e.phase === 'root')!.time;
+      return [Date.parse(start), Date.parse(end)];
+    };
+    const [a, b] = [span('apt-1'), span('apt-2')];
+    expect(Math.max(a[0], b[0])).toBeLessThan(Math.min(a[1], b[1]));
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
+  });
+});
