@@ -1,63 +1,111 @@
 #!/bin/bash
-# Build the same image (`debian-minimal vm`, bookworm, qcow2) with this tool and with upstream
-# diskimage-builder 3.13 (Debian's python3-diskimage-builder), cold (empty caches) and warm (second
-# run on the same caches), and report wall time and qcow2 size for each, with ratios.
+# Side by side with upstream diskimage-builder 3.13 (Debian's python3-diskimage-builder), in one run,
+# alternating, REPS repetitions of each scenario (default 3), reporting min and median wall time and the
+# ratio to DIB's warm time:
 #
-#   sudo scripts/bench.sh [RESULTS_DIR]      (default: bench-results/)
+#   sudo scripts/bench.sh [RESULTS_DIR]      (default: bench-results/; REPS=N to change the count)
 #
-# Upstream DIB runs through scripts/upstream-dib.sh (its kpartx workaround on these machines), with
-# bookworm's security suite path (see ../shared/ENVIRONMENT.md). DIB gets its best warm configuration
-# (DIB_DEBOOTSTRAP_CACHE=1, DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE=1; its apt cache is on by default).
+# Image: `debian-minimal vm bench-app` (bookworm, qcow2), bench-app being a small element with an
+# install.d and a finalise.d hook. Scenarios per repetition, in this order:
+#   dib-cold      upstream, empty cache            ours-cold       ours, empty image cache
+#   dib-warm      upstream, second run (its best)  ours-nochange   ours, same inputs again
+#                                                  ours-install    bench-app's install.d hook edited
+#                                                  ours-finalise   bench-app's finalise.d hook edited
+# DIB has no step cache: its warm run is its time for any edit, so each of ours is compared with it.
+# Upstream runs through scripts/upstream-dib.sh (its kpartx workaround here), with bookworm's security
+# suite path and its best warm settings (DIB_DEBOOTSTRAP_CACHE=1, DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE=1;
+# its apt cache is on by default). Also written: qcow2 sizes and the phase cache's disk use per step.
 set -eu
 set -o pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 results=${1:-$repo/bench-results}
+reps=${REPS:-3}
 work=$(mktemp -d /var/tmp/dib-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$results" "$work/out"
+mkdir -p "$results" "$work/out" "$work/elements/bench-app/install.d" "$work/elements/bench-app/finalise.d"
 
 mirror=$(node -e "import('$repo/dist/config/host-apt.js').then(m=>{const r=m.readHostMirrors();console.log(r.mirror+' '+r.securityMirror)})")
 main_mirror=${mirror% *}
 security_mirror=${mirror#* }
 
-run() { # name tool phase -> prints seconds
-    local tool=$1 phase=$2 out="$work/out/$1-$2" start end status=0
+# bench-app: an install.d and a finalise.d hook whose content the edit scenarios change.
+write_app() { # install-version finalise-version
+    printf '#!/bin/bash\nset -eu\necho "bench-app install %s" > /etc/bench-app-install\n' "$1" > "$work/elements/bench-app/install.d/60-bench-app"
+    printf '#!/bin/bash\nset -eu\necho "bench-app finalise %s" > /etc/bench-app-finalise\n' "$2" > "$work/elements/bench-app/finalise.d/60-bench-app"
+    chmod +x "$work/elements/bench-app/install.d/60-bench-app" "$work/elements/bench-app/finalise.d/60-bench-app"
+}
+
+run() { # scenario rep -> prints seconds
+    local scenario=$1 rep=$2 start end status=0 log="$work/$1-$2.log"
     start=$(date +%s.%N)
-    if [ "$tool" = ours ]; then
-        "$repo/bin/disk-image-create" --image-cache "$work/cache-ours" -o "$out" debian-minimal vm > "$work/$tool-$phase.log" 2>&1 || status=$?
-    else
-        env DIB_IMAGE_CACHE="$work/cache-dib" DIB_RELEASE=bookworm \
-            DIB_DISTRIBUTION_MIRROR="$main_mirror" DIB_DEBIAN_SECURITY_MIRROR="$security_mirror" \
-            DIB_DEBIAN_SECURITY_SUBPATH=-security DIB_DEBOOTSTRAP_CACHE=1 DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE=1 \
-            "$repo/scripts/upstream-dib.sh" -o "$out" debian-minimal vm > "$work/$tool-$phase.log" 2>&1 || status=$?
-    fi
-    [ "$status" = 0 ] || return "$status"
+    case $scenario in
+        dib-*)
+            env ELEMENTS_PATH="$work/elements" DIB_IMAGE_CACHE="$work/cache-dib-$rep" DIB_RELEASE=bookworm \
+                DIB_DISTRIBUTION_MIRROR="$main_mirror" DIB_DEBIAN_SECURITY_MIRROR="$security_mirror" \
+                DIB_DEBIAN_SECURITY_SUBPATH=-security DIB_DEBOOTSTRAP_CACHE=1 DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE=1 \
+                "$repo/scripts/upstream-dib.sh" -o "$work/out/dib-$rep" debian-minimal vm bench-app > "$log" 2>&1 || status=$?
+            ;;
+        *)
+            env ELEMENTS_PATH="$work/elements" "$repo/bin/disk-image-create" --image-cache "$work/cache-ours-$rep" \
+                -o "$work/out/ours-$rep" debian-minimal vm bench-app > "$log" 2>&1 || status=$?
+            ;;
+    esac
     end=$(date +%s.%N)
+    cp "$log" "$results/"
+    if [ "$status" != 0 ]; then
+        echo "$scenario (repetition $rep) failed; log tail:" >&2
+        tail -30 "$log" >&2
+        return "$status"
+    fi
     echo "$end - $start" | bc
 }
 
-declare -A secs size
-for tool in ours dib; do
-    for phase in cold warm; do
-        echo "building: $tool $phase" >&2
-        if ! secs[$tool-$phase]=$(run $tool $phase); then
-            echo "$tool $phase build failed; log:" >&2
-            tail -30 "$work/$tool-$phase.log" >&2
-            cp "$work/$tool-$phase.log" "$results/"
-            exit 1
-        fi
-        size[$tool-$phase]=$(stat -c %s "$work/out/$tool-$phase.qcow2")
-        cp "$work/$tool-$phase.log" "$results/"
+scenarios="dib-cold ours-cold dib-warm ours-nochange ours-install ours-finalise"
+declare -A times
+for rep in $(seq 1 "$reps"); do
+    write_app "r$rep-a" "r$rep-a"
+    for scenario in $scenarios; do
+        case $scenario in
+            ours-install) write_app "r$rep-b" "r$rep-a" ;;
+            ours-finalise) write_app "r$rep-b" "r$rep-b" ;;
+            dib-cold) write_app "r$rep-a" "r$rep-a" ;;
+        esac
+        echo "repetition $rep: $scenario" >&2
+        t=$(run "$scenario" "$rep")
+        times[$scenario]="${times[$scenario]:-} $t"
+        case $scenario in
+            dib-warm) dib_size=$(stat -c %s "$work/out/dib-$rep.qcow2") ;;
+            ours-cold) ours_size=$(stat -c %s "$work/out/ours-$rep.qcow2") ;;
+        esac
     done
 done
 
+stat_of() { # "t1 t2 ..." min|median
+    local sorted n
+    sorted=$(tr ' ' '\n' <<< "$1" | sed '/^$/d' | sort -g)
+    n=$(wc -l <<< "$sorted")
+    if [ "$2" = min ]; then head -1 <<< "$sorted"; else sed -n "$(( (n + 1) / 2 ))p" <<< "$sorted"; fi
+}
+
+dib_warm_median=$(stat_of "${times[dib-warm]}" median)
+dib_cold_median=$(stat_of "${times[dib-cold]}" median)
+# The phase cache of the last repetition: disk use per stored step.
+steps_table=$(for d in "$work/cache-ours-$reps"/steps/*/; do
+    [ -f "$d/meta.json" ] || continue
+    printf '%s\t%s\n' "$(node -e "console.log(JSON.parse(require('fs').readFileSync('$d/meta.json','utf8')).step)")" "$(du -sb "$d" | cut -f1)"
+done | sort)
+
 {
-    printf '{\n  "date": "%s",\n  "command": "sudo scripts/bench.sh",\n  "image": "debian-minimal vm (bookworm, qcow2)",\n' "$(date -u +%FT%TZ)"
-    for k in ours-cold ours-warm dib-cold dib-warm; do
-        printf '  "%s": {"seconds": %.1f, "qcow2_bytes": %s},\n' "$k" "${secs[$k]}" "${size[$k]}"
+    printf '{\n  "date": "%s",\n  "command": "sudo scripts/bench.sh  (REPS=%s)",\n' "$(date -u +%FT%TZ)" "$reps"
+    printf '  "image": "debian-minimal vm bench-app (bookworm, qcow2)",\n'
+    for s in $scenarios; do
+        base=$dib_warm_median
+        [ "$s" = ours-cold ] && base=$dib_cold_median
+        printf '  "%s": {"runs": [%s], "min": %s, "median": %s, "median_ratio_to_dib": %.3f},\n' "$s" \
+            "$(sed 's/^ //; s/ /, /g' <<< "${times[$s]}")" "$(stat_of "${times[$s]}" min)" "$(stat_of "${times[$s]}" median)" \
+            "$(echo "$(stat_of "${times[$s]}" median) / $base" | bc -l)"
     done
-    printf '  "warm_time_ratio_ours_to_dib": %.3f,\n' "$(echo "${secs[ours-warm]} / ${secs[dib-warm]}" | bc -l)"
-    printf '  "cold_time_ratio_ours_to_dib": %.3f,\n' "$(echo "${secs[ours-cold]} / ${secs[dib-cold]}" | bc -l)"
-    printf '  "size_ratio_ours_to_dib": %.3f\n}\n' "$(echo "${size[ours-warm]} / ${size[dib-warm]}" | bc -l)"
+    printf '  "qcow2_bytes": {"ours": %s, "dib": %s},\n' "$ours_size" "$dib_size"
+    printf '  "cache_bytes_per_step": {%s}\n}\n' "$(awk -F'\t' '{printf "%s\"%s\": %s", (NR>1?", ":""), $1, $2}' <<< "$steps_table")"
 } > "$results/bench.json"
 cat "$results/bench.json"
