@@ -8,7 +8,8 @@
 //                              with ${VAR}, e.g. ${HOME}/.ssh/id_ed25519.pub)
 //   apt-suite MIRROR SUITE     an apt suite the hooks install from: keyed by the package indexes its
 //                              InRelease lists for the build's architecture (${VAR} from environment.d)
-//   uncacheable [DIR.d/HOOK]   never reuse this hook's result (or, alone, any hook of this element);
+//   uncacheable [DIR.d/HOOK]   never reuse that hook's result, whichever element has it (or, alone,
+//                              any hook of this element);
 //                              what follows it in the build is not reused either
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ export interface CacheInputs {
   env: string[];
   paths: string[];
   aptSuites: AptSuite[];
-  /** `element` (all its hooks) or `element:DIR.d/HOOK`. */
+  /** `ELEMENT` (all its hooks) or `DIR.d/HOOK` (that hook, whichever element owns it: names are unique per phase). */
   uncacheable: string[];
   /** `data ELEMENT/PATH` → digest, for every element file that is not a hook run in a phase. */
   elementData: Record<string, string>;
@@ -62,7 +63,7 @@ export function readCacheInputs(plan: BuildPlan): CacheInputs {
         else if (word === 'apt-suite' && args.length === 2)
           inputs.aptSuites.push({ element: element.name, mirror: args[0], suite: args[1] });
         else if (word === 'uncacheable' && args.length === 0) inputs.uncacheable.push(element.name);
-        else if (word === 'uncacheable' && args.length === 1 && isHookName(args[0])) inputs.uncacheable.push(`${element.name}:${args[0]}`);
+        else if (word === 'uncacheable' && args.length === 1 && isHookName(args[0])) inputs.uncacheable.push(args[0]);
         else problems.push(bad(file, where, `cannot read "${raw.trim()}"`, SYNTAX_HINT));
       });
   }
@@ -110,7 +111,7 @@ function elementData(plan: BuildPlan): Record<string, string> {
 
 /** Whether `hook` of `element` in phase directory `dir` is declared uncacheable. */
 export function isUncacheable(inputs: CacheInputs, element: string, dir: string, hook: string): boolean {
-  return inputs.uncacheable.includes(element) || inputs.uncacheable.includes(`${element}:${dir}/${hook}`);
+  return inputs.uncacheable.includes(element) || inputs.uncacheable.includes(`${dir}/${hook}`);
 }
 
 /** Expand `${VAR}` / `$VAR` from `env` (no shell: nothing else is interpreted). */

@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
-import { ensureCachedBaseTree, hookScript } from '../helpers/tiny-os.js';
+import { ensureCachedBaseTree, hookScript, tinyOsElement } from '../helpers/tiny-os.js';
 import { writeTree } from '../helpers/tree.js';
 
 const SHARED = process.env.DIB_TS_TEST_CACHE ?? '/var/tmp/dib-ts-test-cache';
@@ -122,9 +122,11 @@ let cache: string;
 beforeAll(async () => {
   mkdirSync(tmp, { recursive: true });
   mkdirSync(out, { recursive: true });
+  mkdirSync(SHARED, { recursive: true });
   await ensureCachedBaseTree(SHARED, env, out);
   cache = newCache('cache-a');
   probe();
+  writeTree(join(elements, 'tiny-os'), tinyOsElement());
 }, 1_800_000);
 afterAll(() => {
   if (!findLeaks(root).mounts.length) rmSync(root, { recursive: true, force: true });
@@ -276,6 +278,23 @@ describe('the phase cache on real Debian builds', () => {
     };
     const [a, b] = [span('apt-1'), span('apt-2')];
     expect(Math.max(a[0], b[0])).toBeLessThan(Math.min(a[1], b[1]));
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
+  });
+
+  it('a step store on a read-only filesystem: the build goes on uncached and says so', async () => {
+    const ro = newCache('cache-ro');
+    mkdirSync(join(ro, 'steps'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,mode=0700', 'tmpfs', join(ro, 'steps')]);
+    try {
+      const r = await runCli('disk-image-create', ['--image-cache', ro, '-n', '-t', 'tar', '-o', join(out, 'ro'), 'tiny-os'], env, {
+        timeout: 600_000,
+      });
+      expectBuilt(r);
+      expect(r.stderr).toMatch(/warning: phase cache: .*steps is not writable \(EROFS\); building without the cache/);
+      expect(existsSync(join(out, 'ro.tar'))).toBe(true);
+    } finally {
+      execFileSync('umount', [join(ro, 'steps')]);
+    }
     expect(findLeaks(root)).toEqual(NO_LEAKS);
   });
 });
