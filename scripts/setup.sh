@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 packages=(
     debootstrap qemu-utils fdisk util-linux mount e2fsprogs xfsprogs dosfstools mtools xorriso
     squashfs-tools rsync grub-pc-bin grub2-common qemu-system-x86 openssh-client bc attr
-    python3-diskimage-builder sudo shellcheck libxml2-utils skopeo
+    python3-diskimage-builder sudo shellcheck libxml2-utils skopeo curl
 )
 missing=()
 for p in "${packages[@]}"; do

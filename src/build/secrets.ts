@@ -113,9 +113,20 @@ function isWeak(value: string): boolean {
  * values reach grep on its standard input (`-f -`), never on its command line (visible in ps).
  */
 export async function scanForSecrets(runner: Runner, paths: string[], secrets: string[]): Promise<void> {
-  if (!secrets.length) return;
+  const hits = await filesWithSecrets(runner, paths, secrets);
+  if (hits.length) {
+    throw new BuildError(`a secret value was found in ${hits.length} file${hits.length > 1 ? 's' : ''} of the image or its manifests`, {
+      details: hits.slice(0, 20).map((h) => `  ${h}`),
+      hint: "an element wrote a secret variable's value into the image; fix that element (the value itself is not shown)",
+    });
+  }
+}
+
+/** Files below `paths` that contain one of the secret values (they reach grep on its standard input). */
+export async function filesWithSecrets(runner: Runner, paths: string[], secrets: string[]): Promise<string[]> {
+  if (!secrets.length) return [];
   const existing = paths.filter((p) => existsSync(p));
-  if (!existing.length) return;
+  if (!existing.length) return [];
   const r = await runner.run(
     [
       'grep',
@@ -132,11 +143,5 @@ export async function scanForSecrets(runner: Runner, paths: string[], secrets: s
     ],
     { input: secrets.join('\n') + '\n', capture: true, okStatus: [0, 1, 2] },
   );
-  const hits = r.stdout.split('\n').filter(Boolean);
-  if (hits.length) {
-    throw new BuildError(`a secret value was found in ${hits.length} file${hits.length > 1 ? 's' : ''} of the image or its manifests`, {
-      details: hits.slice(0, 20).map((h) => `  ${h}`),
-      hint: "an element wrote a secret variable's value into the image; fix that element (the value itself is not shown)",
-    });
-  }
+  return r.stdout.split('\n').filter(Boolean);
 }

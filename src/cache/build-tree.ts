@@ -16,13 +16,15 @@ import { pathInTree } from '../core/tree-read.js';
 import type { PlannedHook } from '../elements/plan.js';
 import { HOOK_RUNNER } from '../phases/hook-runner.js';
 import { type Phase, phaseByName } from '../phases/phase-table.js';
+import { errorMessage } from '../core/cleanup-stack.js';
 import { hooksToRun } from '../phases/run-phase.js';
 import { mountKernelFilesystems, mountOwned, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
 import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
 import { type CacheInputs, expandVariables, isUncacheable } from './inputs.js';
+import { filesWithSecrets } from '../build/secrets.js';
 import { type Manifest, environmentEntries, explainDifference, manifestKey, sha256 } from './manifest.js';
-import { type HooksDelta, type OutputsEntry, type StepEntry, StepStore } from './store.js';
+import { type HooksDelta, type OutputsEntry, type StepEntry, StepStore, entryId } from './store.js';
 import { aptSuiteFingerprint } from './world.js';
 
 export interface StepDescription {
@@ -55,8 +57,11 @@ export interface BuildTree {
 /** The phases after the tree: their hooks are part of the outputs' key. */
 const LATE_PHASES = ['block-device', 'pre-finalise', 'finalise', 'cleanup'];
 
-/** Overlay lower layers: beyond this the option page could overflow; later steps run uncached. */
-const MAX_LAYERS = 90;
+/**
+ * Overlay lower layers, given relative to the store as `<16 hex>/layer` (23 bytes each): beyond this the
+ * mount's option page (4 KiB) could overflow; later steps run uncached.
+ */
+const MAX_LAYERS = 160;
 
 export function openBuildTree(ctx: BuildContext): BuildTree {
   const reason = !ctx.config.cache
@@ -68,12 +73,19 @@ export function openBuildTree(ctx: BuildContext): BuildTree {
     ctx.log.info(`phase cache: ${reason}`);
     return new PlainTree(ctx);
   }
+  // Overlay options are a comma/colon separated list: such a character in a path cannot be passed safely.
+  const unsafe = [ctx.config.tmpDir, ctx.config.imageCache].find((p) => /[,:\\]/.test(p));
+  if (unsafe) {
+    ctx.log.warn(`phase cache: off: ${unsafe} contains a character overlay options cannot carry (, : or \\)`);
+    return new PlainTree(ctx);
+  }
   const store = StepStore.open(ctx.config.imageCache, ctx.log);
   return store ? new LayeredTree(ctx, store) : new PlainTree(ctx);
 }
 
 /** Mount scope of the tree while hooks run in it: kernel filesystems, resolv.conf, the apt archive. */
 async function mountTreeServices(ctx: BuildContext, root: string, scope: Resources, aptArchive: boolean): Promise<void> {
+  ctx.throwIfAborted();
   swapInResolvConf(root);
   scope.defer('restore the image resolv.conf', () => restoreResolvConf(root));
   await mountKernelFilesystems(ctx.runner, root, scope);
@@ -82,6 +94,11 @@ async function mountTreeServices(ctx: BuildContext, root: string, scope: Resourc
   if (aptArchive && archives && target && lstatSync(target, { throwIfNoEntry: false })?.isDirectory()) {
     await mountOwned(ctx.runner, ['mount', '--bind', archives], target, scope);
   }
+  stopProcessesFirst(ctx, root, scope);
+}
+
+/** On release, processes left in the tree go before anything is unmounted below it. */
+function stopProcessesFirst(ctx: BuildContext, root: string, scope: Resources): void {
   scope.defer('stop processes left in the tree', async () => {
     await killProcessesRootedIn(root, ctx.log);
   });
@@ -137,6 +154,8 @@ class LayeredTree implements BuildTree {
   private layers: StepEntry[] = [];
   private parent = 'none';
   private scope?: Resources;
+  /** Kernel filesystems, resolv.conf and the apt archive are mounted in the current scope. */
+  private services = false;
   private upper?: string;
   private upperCount = 0;
   /** Set once a step could not be keyed or stored: everything after it runs uncached in the current upper. */
@@ -157,6 +176,8 @@ class LayeredTree implements BuildTree {
   async begin(sourced: Record<string, string>): Promise<void> {
     mkdirSync(this.ctx.mountDir, { mode: 0o755 });
     mkdirSync(join(this.store.root, '.empty'), { recursive: true, mode: 0o755 });
+    // Unwound last to first: the tree is unmounted before the entries it stacks are released to pruning.
+    this.ctx.resources.defer('release the phase cache entries this build used', () => this.store.unpinAll());
     this.ctx.resources.defer('unmount the build tree', () => this.leave());
     this.globals = await this.globalEntries(sourced);
   }
@@ -196,6 +217,12 @@ class LayeredTree implements BuildTree {
       await this.leave();
       const hooks = hooksBefore && (await this.hooksDelta(hooksBefore));
       for (const row of ctx.hookTimings.slice(firstRow)) row.cache = 'miss';
+      // A secret value in an intermediate tree would outlive the build in the cache: not stored.
+      const secrets = await filesWithSecrets(ctx.runner, [this.upper!, ...(hooks ? [hooks.tar] : [])], ctx.secrets);
+      if (secrets.length) {
+        this.breakChain(desc, `a secret value is in ${secrets.length} file(s) of its result; not stored, the rest runs uncached`);
+        return stdout;
+      }
       entry = await this.store.store(
         key,
         desc.id,
@@ -208,7 +235,8 @@ class LayeredTree implements BuildTree {
       );
       this.upper = undefined;
       this.layers.push(entry);
-      this.parent = key;
+      this.store.pin(entryId(entry.key));
+      this.parent = chainLink(entry);
       this.decided(desc.id, 'miss', key, reasons);
       return stdout;
     } finally {
@@ -219,7 +247,8 @@ class LayeredTree implements BuildTree {
   private async hit(desc: StepDescription, entry: StepEntry): Promise<string> {
     if (entry.hooks) await this.replayHooks(entry.hooks);
     this.layers.push(entry);
-    this.parent = entry.key;
+    this.store.pin(entryId(entry.key));
+    this.parent = chainLink(entry);
     for (const h of desc.hooks)
       this.ctx.hookTimings.push({ phase: desc.phase.name, element: h.element, hook: h.name, seconds: 0, cache: 'hit' });
     this.decided(desc.id, 'hit', entry.key, []);
@@ -242,8 +271,10 @@ class LayeredTree implements BuildTree {
   private async replayHooks(hooks: { tar: string; removed: string[] }): Promise<void> {
     await this.ctx.runner.run(['tar', '-C', this.ctx.hooksDir, '-xf', hooks.tar]);
     for (const rel of hooks.removed) {
-      if (rel.split('/').includes('..')) continue;
-      rmSync(join(this.ctx.hooksDir, rel), { recursive: true, force: true });
+      const parts = rel.split('/');
+      if (!rel || rel.startsWith('/') || parts.some((p) => !p || p === '.' || p === '..')) continue; // not a name below the tree
+      const path = pathInTree(this.ctx.hooksDir, rel);
+      if (path) rmSync(path, { recursive: true, force: true });
     }
   }
 
@@ -282,12 +313,17 @@ class LayeredTree implements BuildTree {
   }
 
   private manifestFor(desc: StepDescription): Manifest {
-    const { ctx } = this;
     const m: Manifest = { step: desc.id, parent: this.parent, ...(this.parent === 'none' ? this.globals : {}), ...desc.extra };
-    Object.assign(m, environmentEntries(ctx.env, this.inputs.env));
+    return Object.assign(m, this.stepEntries([{ phase: desc.phase, hooks: desc.hooks }]));
+  }
+
+  /** What every step is keyed on besides its place in the chain: variables, environment files, its hooks. */
+  private stepEntries(groups: Array<{ phase: Phase; hooks: PlannedHook[] }>): Manifest {
+    const { ctx } = this;
+    const m = environmentEntries(ctx.env, this.inputs.env);
     for (const name of ctx.environmentFiles) m[`envfile ${name}`] = fileDigest(join(ctx.hooksDir, 'environment.d', name));
-    for (const h of desc.hooks)
-      m[`hook ${desc.phase.dir}/${h.name}`] = `${h.element}:${fileDigest(join(ctx.hooksDir, desc.phase.dir, h.name))}`;
+    for (const { phase, hooks } of groups)
+      for (const h of hooks) m[`hook ${phase.dir}/${h.name}`] = `${h.element}:${fileDigest(join(ctx.hooksDir, phase.dir, h.name))}`;
     return m;
   }
 
@@ -301,6 +337,9 @@ class LayeredTree implements BuildTree {
       ...this.inputs.elementData,
     };
     for (const path of this.inputs.paths) m[`input ${path}`] = pathDigest(expandVariables(path, sourced));
+    // What hooks really see after environment.d (values derived from variables no key covers); the work
+    // directory's name is volatile.
+    for (const [k, v] of Object.entries(environmentEntries(normalised(sourced, ctx.workDir), this.inputs.env))) m[`sourced ${k}`] = v;
     for (const suite of this.inputs.aptSuites) {
       const mirror = expandVariables(suite.mirror, sourced);
       const name = expandVariables(suite.suite, sourced);
@@ -310,7 +349,13 @@ class LayeredTree implements BuildTree {
         m[label] = this.offlineWorld(label);
         continue;
       }
-      m[label] = await aptSuiteFingerprint(mirror, name, ctx.config.arch);
+      try {
+        m[label] = await aptSuiteFingerprint(ctx.runner, mirror, name, ctx.config.arch);
+      } catch (error) {
+        // Unknown world, unknown key: build without the cache rather than fail (apt may still reach it).
+        this.broken = `the mirror could not be checked (${errorMessage(error)}); use --offline to reuse stored steps`;
+        ctx.log.warn(`phase cache: ${this.broken}`);
+      }
     }
     return m;
   }
@@ -322,16 +367,27 @@ class LayeredTree implements BuildTree {
 
   /** Mount the overlay (stored layers below, a fresh upper) at the tree, and the services chroot steps need. */
   private async enter(mounted: boolean): Promise<void> {
-    if (this.scope) return;
     const { ctx } = this;
-    const scope = ctx.resources.nested();
-    this.scope = scope;
+    if (!this.scope) {
+      const scope = ctx.resources.nested();
+      this.scope = scope;
+      await this.mountOverlay(ctx.mountDir, this.freshUpper(), scope);
+      stopProcessesFirst(ctx, ctx.mountDir, scope);
+    }
+    // Also after a broken chain that began at root.d: the later steps need their services.
+    if (mounted && !this.services) {
+      await mountTreeServices(ctx, ctx.mountDir, this.scope, true);
+      this.services = true;
+    }
+  }
+
+  /** The upper directory of the next layer (the current one while it is not stored). */
+  private freshUpper(): string {
     if (!this.upper) {
-      this.upper = join(ctx.workDir, `layer-${++this.upperCount}`);
+      this.upper = join(this.ctx.workDir, `layer-${++this.upperCount}`);
       mkdirSync(this.upper, { mode: 0o755 });
     }
-    await this.mountOverlay(ctx.mountDir, this.upper, scope);
-    if (mounted) await mountTreeServices(ctx, ctx.mountDir, scope, true);
+    return this.upper;
   }
 
   private async mountOverlay(target: string, upper: string, scope: Resources): Promise<void> {
@@ -358,6 +414,7 @@ class LayeredTree implements BuildTree {
   private async leave(): Promise<void> {
     const scope = this.scope;
     this.scope = undefined;
+    this.services = false;
     await scope?.release();
   }
 
@@ -369,12 +426,8 @@ class LayeredTree implements BuildTree {
     const scope = ctx.resources.nested();
     this.builtScope = scope;
     ctx.resources.defer('unmount the finished tree', () => this.releaseBuilt());
-    if (!this.upper) {
-      this.upper = join(ctx.workDir, `layer-${++this.upperCount}`);
-      mkdirSync(this.upper, { mode: 0o755 });
-    }
     mkdirSync(ctx.builtDir, { mode: 0o755 });
-    await this.mountOverlay(ctx.builtDir, this.upper, scope);
+    await this.mountOverlay(ctx.builtDir, this.freshUpper(), scope);
     rmSync(join(ctx.builtDir, 'lost+found'), { recursive: true, force: true });
   }
 
@@ -388,12 +441,12 @@ class LayeredTree implements BuildTree {
     const { ctx } = this;
     this.summary();
     if (this.broken) return undefined;
-    const m: Manifest = { step: 'outputs', parent: this.parent, ...extra, ...environmentEntries(ctx.env, this.inputs.env) };
-    for (const name of ctx.environmentFiles) m[`envfile ${name}`] = fileDigest(join(ctx.hooksDir, 'environment.d', name));
-    for (const name of LATE_PHASES) {
-      const p = phaseByName(name)!;
-      for (const h of hooksToRun(ctx, p)) m[`hook ${p.dir}/${h.name}`] = `${h.element}:${fileDigest(join(ctx.hooksDir, p.dir, h.name))}`;
-    }
+    const late = LATE_PHASES.map((name) => phaseByName(name)!).map((phase) => ({ phase, hooks: hooksToRun(ctx, phase, { quiet: true }) }));
+    // An uncacheable late hook, or an image whose output is made by its own elements (no-final-image):
+    // the late phases must run.
+    const uncacheable = late.flatMap((g) => g.hooks.filter((h) => isUncacheable(this.inputs, h.element, g.phase.dir, h.name)));
+    if (uncacheable.length || ctx.prepared.withheldOutputs.length) return undefined;
+    const m: Manifest = { step: 'outputs', parent: this.parent, ...extra, ...this.stepEntries(late) };
     const key = manifestKey(m);
     this.outputs = { key, manifest: m };
     const entry = await this.store.lookupOutputs(key);
@@ -413,6 +466,16 @@ class LayeredTree implements BuildTree {
       await ctx.runner.run(['cp', '--sparse=always', '--reflink=auto', from, to]);
     });
   }
+}
+
+/** A chain link: a child step is keyed on its parent's key AND the layer it produced (a rebuilt parent differs). */
+function chainLink(entry: StepEntry): string {
+  return `${entry.key}:${entry.digest}`;
+}
+
+/** The keyed variables as hooks see them, with the work directory's name replaced (it differs per build). */
+function normalised(env: Record<string, string>, workDir: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, workDir ? v.split(workDir).join('$TMP_BUILD_DIR') : v]));
 }
 
 /** Path → signature (type, mode, size, mtime, link target) of everything below `dir`, links not followed. */
@@ -437,7 +500,7 @@ function fileDigest(path: string): string {
 
 /** A declared host path: a file's content, or every file below a directory (path, mode, content). */
 function pathDigest(path: string): string {
-  const st = lstatSync(path, { throwIfNoEntry: false });
+  const st = statSync(path, { throwIfNoEntry: false }); // a declared link to a directory is that directory
   if (!st) return 'missing';
   if (!st.isDirectory()) return fileDigest(path);
   const rows = fg.sync('**', { cwd: path, dot: true, followSymbolicLinks: false }).sort();

@@ -60,9 +60,17 @@ const ENGINE_NAMES: ReadonlySet<string> = new Set([
   'COMPRESS_IMAGE',
 ]);
 
+/**
+ * The engine's own settings that hooks are not given (DIB_CACHE, DIB_EXPLAIN_CACHE, DIB_STRICT, ...): they
+ * pass through the caller's environment but decide nothing in the tree; DIB_OFFLINE only says whether
+ * caches are refreshed. The test suite's DIB_TS_* hooks are volatile too.
+ */
+const ENGINE_ONLY: ReadonlySet<string> = new Set([...SETTINGS.flatMap((s) => (!s.exported && s.env ? [s.env] : [])), 'DIB_OFFLINE']);
+
 /** Whether a hook-visible variable is part of a step's key (see VOLATILE_VARIABLES). */
 export function isKeyedVariable(name: string): boolean {
-  return (name.startsWith('DIB_') || ENGINE_NAMES.has(name)) && !VOLATILE_VARIABLES.has(name);
+  if (VOLATILE_VARIABLES.has(name) || ENGINE_ONLY.has(name) || name.startsWith('DIB_TS_')) return false;
+  return name.startsWith('DIB_') || ENGINE_NAMES.has(name);
 }
 
 /**

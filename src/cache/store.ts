@@ -5,7 +5,10 @@
 // two builds that miss the same step compute it once.
 import {
   type Stats,
+  appendFileSync,
+  copyFileSync,
   createReadStream,
+  linkSync,
   lstatSync,
   mkdirSync,
   readFileSync,
@@ -49,6 +52,8 @@ export interface StepEntry {
   empty: boolean;
   manifest: Manifest;
   bytes: number;
+  /** The layer's digest (a child step's key includes it). */
+  digest: string;
   /** A step outside the image may change $TMP_HOOKS_PATH: what to replay there (a tar, and paths to remove). */
   hooks?: { tar: string; removed: string[] };
 }
@@ -85,9 +90,13 @@ const MANIFESTS_TAR = 'manifests.tar';
 const USED = 'used';
 const MAX_META_BYTES = 4 * 1024 * 1024;
 
-/** An entry's directory name: the first 32 hex digits of its key (short, so deep overlay stacks fit a mount's option page). */
+/**
+ * An entry's directory name: the first 16 hex digits of its key (short, so deep overlay stacks fit a
+ * mount's option page). meta.json holds the whole key: two keys sharing a prefix never mix (the second
+ * is simply not stored).
+ */
 export function entryId(key: string): string {
-  return key.slice(0, 32);
+  return key.slice(0, 16);
 }
 
 export class StepStore {
@@ -136,11 +145,7 @@ export class StepStore {
       this.discard(dir);
       return undefined;
     }
-    try {
-      utimesSync(join(dir, USED), new Date(), new Date());
-    } catch {
-      writeFileSync(join(dir, USED), '');
-    }
+    touch(join(dir, USED));
     return {
       key,
       step: meta.step,
@@ -148,6 +153,7 @@ export class StepStore {
       empty: meta.empty,
       manifest: meta.manifest,
       bytes: meta.bytes,
+      digest: meta.digest,
       hooks: meta.hooks ? { tar: join(dir, HOOKS_TAR), removed: meta.hooks.removed } : undefined,
     };
   }
@@ -157,6 +163,8 @@ export class StepStore {
     const dir = join(this.root, entryId(key));
     const meta = readMeta(dir);
     if (!meta?.files || meta.key !== key || meta.format !== CACHE_FORMAT) return undefined;
+    // Names inside the entry only: an output type's name or the manifests tar.
+    if (Object.keys(meta.files).some((n) => n !== MANIFESTS_TAR && !/^[a-z0-9]+$/.test(n))) return undefined;
     for (const [name, digest] of Object.entries(meta.files)) {
       if ((await streamSha(join(dir, name))) !== digest) {
         this.log.warn(
@@ -166,7 +174,7 @@ export class StepStore {
         return undefined;
       }
     }
-    utimesSync(join(dir, USED), new Date(), new Date());
+    touch(join(dir, USED));
     const files = new Map(
       Object.keys(meta.files)
         .filter((n) => n !== MANIFESTS_TAR)
@@ -194,7 +202,7 @@ export class StepStore {
         bytes += statSync(join(stage, name)).blocks * 512;
       }
       if (manifestsTar) {
-        renameSync(manifestsTar, join(stage, MANIFESTS_TAR));
+        moveFile(manifestsTar, join(stage, MANIFESTS_TAR));
         digests[MANIFESTS_TAR] = await streamSha(join(stage, MANIFESTS_TAR));
       }
       const meta: Meta = { format: CACHE_FORMAT, key, step: 'outputs', manifest, digest: '', empty: true, bytes, files: digests };
@@ -242,7 +250,7 @@ export class StepStore {
       const { digest, bytes, entries } = layerSummary(join(stage, 'layer'));
       const meta: Meta = { format: CACHE_FORMAT, key, step, manifest, digest, empty: entries === 0, bytes };
       if (hooks) {
-        renameSync(hooks.tar, join(stage, HOOKS_TAR));
+        moveFile(hooks.tar, join(stage, HOOKS_TAR));
         meta.hooks = { digest: fileSha(join(stage, HOOKS_TAR)) ?? '', removed: hooks.removed };
       }
       writeFileSync(join(stage, META), JSON.stringify(meta));
@@ -256,7 +264,7 @@ export class StepStore {
       this.discard(stage);
       if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
         throw new BuildError(`the disk filled up while storing step ${step} in the phase cache (${this.root})`, {
-          hint: 'free space, prune the cache (disk-image-create --cache-prune --max-size SIZE) or build with --no-cache',
+          hint: 'free space, prune the cache (disk-image-create --cache-prune --cache-max-size GiB) or build with --no-cache',
           cause: error,
         });
       }
@@ -274,11 +282,16 @@ export class StepStore {
     let announced = false;
     for (;;) {
       signal.throwIfAborted();
+      // Written whole under a private name, then linked: a reader never sees a lock without its owner.
+      const mine = `${path}.${process.pid}`;
+      writeFileSync(mine, me, { mode: 0o600 });
       try {
-        writeFileSync(path, me, { flag: 'wx', mode: 0o600 });
+        linkSync(mine, path);
         return () => rmSync(path, { force: true });
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      } finally {
+        rmSync(mine, { force: true });
       }
       const owner = readOwner(path);
       if (!owner || processStartTime(owner.pid) !== owner.start) {
@@ -308,6 +321,42 @@ export class StepStore {
     return out.sort((a, b) => a.used - b.used || (a.id < b.id ? -1 : 1));
   }
 
+  /** Record that this build has `id` stacked in its tree: pruning leaves it alone while the build lives. */
+  pin(id: string): void {
+    appendFileSync(this.pinFile(), `${id}\n`, { mode: 0o600 });
+  }
+
+  /** This build no longer uses any entry. */
+  unpinAll(): void {
+    rmSync(this.pinFile(), { force: true });
+  }
+
+  private pinFile(): string {
+    mkdirSync(join(this.root, '.users'), { recursive: true, mode: 0o700 });
+    return join(this.root, '.users', `${process.pid}-${processStartTime(process.pid) ?? '0'}`);
+  }
+
+  /** Entries live builds have stacked (the pin files of dead builds are removed). */
+  private pinned(): Set<string> {
+    const ids = new Set<string>();
+    const dir = join(this.root, '.users');
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return ids;
+    }
+    for (const name of names) {
+      const m = /^(\d+)-(\d+)$/.exec(name);
+      if (!m || processStartTime(Number(m[1])) !== m[2]) {
+        rmSync(join(dir, name), { force: true });
+        continue;
+      }
+      for (const id of readFileSync(join(dir, name), 'utf8').split('\n')) if (id) ids.add(id);
+    }
+    return ids;
+  }
+
   /**
    * Remove least recently used entries until the store holds at most `maxBytes`. Entries a running build
    * may have stacked (used within `keepMs`) are kept. Returns what was removed.
@@ -317,9 +366,10 @@ export class StepStore {
     let total = all.reduce((n, e) => n + e.bytes, 0);
     const removed: Array<{ id: string; bytes: number; step: string }> = [];
     const now = Date.now();
+    const pinned = this.pinned();
     for (const e of all) {
       if (total <= maxBytes) break;
-      if (now - e.used < keepMs) continue;
+      if (now - e.used < keepMs || pinned.has(e.id)) continue;
       this.discard(join(this.root, e.id));
       total -= e.bytes;
       removed.push(e);
@@ -381,6 +431,25 @@ async function streamSha(path: string): Promise<string> {
     return 'unreadable';
   }
   return hash.digest('hex');
+}
+
+/** Move a file into the store: a rename, or a copy when the work directory is on another filesystem. */
+function moveFile(from: string, to: string): void {
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    copyFileSync(from, to);
+    rmSync(from, { force: true });
+  }
+}
+
+function touch(path: string): void {
+  try {
+    utimesSync(path, new Date(), new Date());
+  } catch {
+    writeFileSync(path, '');
+  }
 }
 
 function fileSha(path: string): string | undefined {

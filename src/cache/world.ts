@@ -4,10 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BuildError } from '../core/errors.js';
+import type { Runner } from '../core/exec.js';
 import { sha256 } from './manifest.js';
 
-/** The digest of the suite's package-index lines for `arch`; reads `MIRROR/dists/SUITE/InRelease` (or Release). */
-export async function aptSuiteFingerprint(mirror: string, suite: string, arch: string, timeoutMs = 20000): Promise<string> {
+/**
+ * The digest of the suite's package-index lines for `arch`; reads `MIRROR/dists/SUITE/InRelease` (or
+ * Release) with curl, which honours the caller's proxy variables as apt does.
+ */
+export async function aptSuiteFingerprint(runner: Runner, mirror: string, suite: string, arch: string): Promise<string> {
   const base = `${mirror.replace(/\/+$/, '')}/dists/${suite}`;
   let text: string | undefined;
   const tried: string[] = [];
@@ -15,7 +19,7 @@ export async function aptSuiteFingerprint(mirror: string, suite: string, arch: s
   for (const name of ['InRelease', 'Release']) {
     const url = `${base}/${name}`;
     try {
-      text = await fetchText(url, timeoutMs);
+      text = await fetchText(runner, url);
       break;
     } catch (error) {
       if (error instanceof NotFound) missing++;
@@ -25,15 +29,15 @@ export async function aptSuiteFingerprint(mirror: string, suite: string, arch: s
   // The mirror answered that the suite does not exist (e.g. no -updates for testing): nothing to key.
   if (text === undefined && missing === 2) return 'absent';
   if (text === undefined) {
-    throw new BuildError(`the phase cache cannot check apt suite ${suite} at ${mirror}`, {
-      details: tried.map((t) => `  ${t}`),
-      hint: 'with --offline the cache reuses stored steps without checking the mirror; --no-cache builds without the cache',
-    });
+    throw new BuildError(`apt suite ${suite} at ${mirror} could not be read`, { details: tried.map((t) => `  ${t}`) });
   }
   return packageIndexDigest(text, arch);
 }
 
-/** The SHA256 lines of a Release file naming `*\/binary-ARCH/Packages*` or `binary-all`; the whole file when it has none. */
+/**
+ * The SHA256 lines of a Release file naming `*\/binary-ARCH/Packages*` or `binary-all`; for a file with
+ * none (a flat repository), the whole file without what a re-signing changes (dates, the signature).
+ */
 export function packageIndexDigest(release: string, arch: string): string {
   const lines: string[] = [];
   let inSha = false;
@@ -45,14 +49,21 @@ export function packageIndexDigest(release: string, arch: string): string {
     if (!/^\s/.test(line)) inSha = false;
     if (!inSha) continue;
     const [hash, size, path] = line.trim().split(/\s+/);
-    if (path && new RegExp(`^[^/]+/binary-(${arch}|all)/Packages(\\.(xz|gz|bz2|lzma))?$`).test(path)) lines.push(`${hash} ${size} ${path}`);
+    if (path && new RegExp(`(^|/)binary-(${arch}|all)/Packages(\\.(xz|gz|bz2|lzma))?$`).test(path)) lines.push(`${hash} ${size} ${path}`);
   }
-  return sha256(lines.length ? lines.sort().join('\n') : release);
+  if (lines.length) return sha256(lines.sort().join('\n'));
+  const body = release.replace(/-----BEGIN PGP SIGNATURE-----[\s\S]*$/, '');
+  return sha256(
+    body
+      .split('\n')
+      .filter((l) => !/^(Date|Valid-Until|Hash|-----BEGIN PGP SIGNED MESSAGE-----):?/.test(l))
+      .join('\n'),
+  );
 }
 
 class NotFound extends Error {}
 
-async function fetchText(url: string, timeoutMs: number): Promise<string> {
+async function fetchText(runner: Runner, url: string): Promise<string> {
   if (url.startsWith('file:')) {
     try {
       return readFileSync(fileURLToPath(url), 'utf8');
@@ -61,8 +72,16 @@ async function fetchText(url: string, timeoutMs: number): Promise<string> {
       throw error;
     }
   }
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (response.status === 404) throw new NotFound('HTTP 404');
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return response.text();
+  const marker = '\n__DIB_TS_HTTP_STATUS__';
+  const { stdout } = await runner.run(
+    ['curl', '--silent', '--show-error', '--location', '--max-time', '20', '--write-out', `${marker}%{http_code}`, url],
+    {
+      capture: true,
+    },
+  );
+  const at = stdout.lastIndexOf(marker);
+  const status = at < 0 ? '' : stdout.slice(at + marker.length).trim();
+  if (status === '404') throw new NotFound('HTTP 404');
+  if (!status.startsWith('2')) throw new Error(`HTTP ${status || 'error'}`);
+  return stdout.slice(0, at);
 }

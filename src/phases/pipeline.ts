@@ -22,7 +22,9 @@ import type { OutputsEntry } from '../cache/store.js';
 import { mountKernelFilesystems, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
 import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
-import { returnArchives, seedArchives } from '../target/apt-archives.js';
+import { makePrivateArchive, returnArchives, seedArchives } from '../target/apt-archives.js';
+import { partialOutput } from '../output/partial.js';
+import { errorMessage } from '../core/cleanup-stack.js';
 import { imageSizeBytes } from '../disk/sizing.js';
 import { validateLayout } from '../disk/validate.js';
 import { scanForSecrets } from '../build/secrets.js';
@@ -167,9 +169,14 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
       outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { raw }, writeOptions, ctx.resources)));
     });
   }
-  await log.step('store the outputs in the phase cache', () =>
-    tree.storeOutputs(new Map(ctx.prepared.outputs.map((o) => [o.type.name, o.path])), `${ctx.outputStem}.d`),
-  );
+  await log.step('store the outputs in the phase cache', async () => {
+    try {
+      await tree.storeOutputs(new Map(ctx.prepared.outputs.map((o) => [o.type.name, o.path])), `${ctx.outputStem}.d`);
+    } catch (error) {
+      // The image is built; only its reuse is lost.
+      log.warn(`phase cache: the outputs could not be stored for reuse: ${errorMessage(error)}`);
+    }
+  });
   return { outputs };
 }
 
@@ -203,7 +210,15 @@ async function reuseOutputs(ctx: BuildContext, stored: OutputsEntry, options: Wr
   const outputs = await ctx.log.step('write the outputs (reused)', () =>
     writeOutputs(ctx.runner, ctx.prepared.outputs, { reused: stored.files }, options, ctx.resources),
   );
-  if (stored.manifestsTar) await ctx.runner.run(['tar', '-C', dirname(ctx.outputStem), '-xf', stored.manifestsTar]);
+  if (stored.manifestsTar) {
+    // Unpacked in a private directory beside NAME.d, then renamed into place (replacing an old NAME.d).
+    const manifests = `${ctx.outputStem}.d`;
+    const partial = await partialOutput(manifests, ctx.resources);
+    await ctx.runner.run(['tar', '-C', dirname(partial.temp), '--no-same-owner', '-xf', stored.manifestsTar]);
+    // The archive holds NAME.d itself (its name is part of the key): it unpacks to partial.temp.
+    if (lstatIfExists(manifests)?.isDirectory()) safeRemoveTree(manifests);
+    partial.commit([]);
+  }
   return { outputs };
 }
 
@@ -287,14 +302,16 @@ async function prepareWorkDir(ctx: BuildContext): Promise<void> {
 function privateAptArchives(ctx: BuildContext, sourced: Record<string, string>): void {
   if (sourced.DIB_APT_LOCAL_CACHE !== '1') return;
   const pool = join(ctx.config.imageCache, 'apt', sourced.DISTRO_NAME || 'debian');
-  const dir = join(ctx.workDir, 'apt-archives');
-  const seeded = seedArchives(pool, dir);
-  ctx.log.info(`apt archive: ${seeded} cached package files from ${pool}`);
-  ctx.env.DIB_APT_ARCHIVES = dir;
+  // Beside the pool (hard links, never a copy of the whole pool into TMP_DIR on another filesystem).
+  const dir = makePrivateArchive(join(ctx.config.imageCache, 'apt'));
   ctx.resources.defer('return downloaded packages to the shared apt cache', () => {
     const returned = returnArchives(dir, pool);
     if (returned) ctx.log.info(`apt archive: ${returned} new package files kept in ${pool}`);
+    rmSync(dir, { recursive: true, force: true });
   });
+  const seeded = seedArchives(pool, dir);
+  ctx.log.info(`apt archive: ${seeded} cached package files from ${pool}`);
+  ctx.env.DIB_APT_ARCHIVES = dir;
 }
 
 /** /etc/fstab in the tree, never through the image's links (an /etc that is a link stops the build). */

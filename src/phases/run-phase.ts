@@ -135,7 +135,10 @@ async function runHook(ctx: BuildContext, phase: Phase, hook: PlannedHook, root:
  * The plan's hooks for this phase, amended by what earlier phases changed in the hooks tree (some DIB
  * elements write hooks at extra-data): each addition or removal is an event and a log line.
  */
-export function hooksToRun(ctx: BuildContext, phase: Phase): PlannedHook[] {
+export function hooksToRun(ctx: BuildContext, phase: Phase, options: { quiet?: boolean } = {}): PlannedHook[] {
+  const amend = (...args: Parameters<typeof recordAmendment>) => {
+    if (!options.quiet) recordAmendment(...args);
+  };
   const planned = ctx.plan.phases.find((p) => p.phase.name === phase.name)!;
   const dir = join(ctx.hooksDir, phase.dir);
   const present = new Set(existsSync(dir) ? readdirSync(dir).filter((n) => !n.startsWith('.')) : []);
@@ -174,14 +177,21 @@ function amendEnvironmentFiles(ctx: BuildContext, phase: Phase): void {
   const added = selected.filter((n) => !known.has(n));
   const removed = ctx.environmentFiles.filter((n) => !selected.includes(n));
   if (!added.length && !removed.length) return;
-  for (const name of added) amend(ctx, phase, 'added', `environment.d/${name}`, '(generated)', 'created by an earlier phase');
-  for (const name of removed) amend(ctx, phase, 'removed', `environment.d/${name}`, '', 'removed by an earlier phase');
+  for (const name of added) recordAmendment(ctx, phase, 'added', `environment.d/${name}`, '(generated)', 'created by an earlier phase');
+  for (const name of removed) recordAmendment(ctx, phase, 'removed', `environment.d/${name}`, '', 'removed by an earlier phase');
   ctx.environmentFiles = selected;
   writeEnvironmentList(ctx.hooksDir, selected);
 }
 
 /** Record a difference between the plan and what runs: an event, rendered as a log line. */
-function amend(ctx: BuildContext, phase: Phase, change: 'added' | 'removed', name: string, element: string, reason: string): void {
+function recordAmendment(
+  ctx: BuildContext,
+  phase: Phase,
+  change: 'added' | 'removed',
+  name: string,
+  element: string,
+  reason: string,
+): void {
   ctx.log.emit({ type: 'plan-amendment', phase: phase.name, change, name, element, reason });
 }
 

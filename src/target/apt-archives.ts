@@ -7,6 +7,7 @@ import { copyFileSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync } fr
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { lstatIfExists } from '../core/fs.js';
+import { processStartTime } from '../core/ledger.js';
 
 /** A package file name apt would keep in its archive (never `lock`, `partial/` or anything hidden). */
 function isDeb(name: string): boolean {
@@ -58,4 +59,20 @@ export function returnArchives(dir: string, pool: string): number {
   let returned = 0;
   for (const name of debsIn(dir)) if (publish(join(dir, name), pool, name)) returned++;
   return returned;
+}
+
+/**
+ * A private archive directory for this build under `aptDir/.builds/` (beside the pools: seeding is hard
+ * links); those of builds that are gone (their pid and start time) are removed first.
+ */
+export function makePrivateArchive(aptDir: string): string {
+  const builds = join(aptDir, '.builds');
+  mkdirSync(builds, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(builds)) {
+    const m = /^(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
+    if (m && processStartTime(Number(m[1])) !== m[2]) rmSync(join(builds, name), { recursive: true, force: true });
+  }
+  const dir = join(builds, `${process.pid}-${processStartTime(process.pid) ?? '0'}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dir, { mode: 0o755 });
+  return dir;
 }

@@ -44,6 +44,11 @@ describe('step keys', () => {
       'HOME',
       'SSH_AUTH_SOCK',
       'PWD',
+      'DIB_EXPLAIN_CACHE',
+      'DIB_CACHE',
+      'DIB_STRICT',
+      'DIB_OFFLINE',
+      'DIB_TS_FAULT_STORE',
     ])
       expect(isKeyedVariable(name)).toBe(false);
   });
