@@ -306,7 +306,7 @@ class LayeredTree implements BuildTree {
   private explain(manifest: Manifest): string[] {
     const previous = this.store.previous(manifest.parent, manifest.step);
     if (previous) return explainDifference(previous, manifest);
-    if (manifest.parent !== 'none' && this.layers.length && this.layers[this.layers.length - 1].key === manifest.parent) {
+    if (manifest.parent !== 'none' && this.layers.length && chainLink(this.layers[this.layers.length - 1]) === manifest.parent) {
       return ['never built after this previous step'];
     }
     return ['not in the cache'];
@@ -339,7 +339,7 @@ class LayeredTree implements BuildTree {
     for (const path of this.inputs.paths) m[`input ${path}`] = pathDigest(expandVariables(path, sourced));
     // What hooks really see after environment.d (values derived from variables no key covers); the work
     // directory's name is volatile.
-    for (const [k, v] of Object.entries(environmentEntries(normalised(sourced, ctx.workDir), this.inputs.env))) m[`sourced ${k}`] = v;
+    for (const [k, v] of Object.entries(environmentEntries(normalised(sourced, { TMP_BUILD_DIR: ctx.workDir, IMAGE_NAME: ctx.outputStem }), this.inputs.env))) m[`sourced ${k}`] = v;
     for (const suite of this.inputs.aptSuites) {
       const mirror = expandVariables(suite.mirror, sourced);
       const name = expandVariables(suite.suite, sourced);
@@ -473,9 +473,13 @@ function chainLink(entry: StepEntry): string {
   return `${entry.key}:${entry.digest}`;
 }
 
-/** The keyed variables as hooks see them, with the work directory's name replaced (it differs per build). */
-function normalised(env: Record<string, string>, workDir: string): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, workDir ? v.split(workDir).join('$TMP_BUILD_DIR') : v]));
+/**
+ * The keyed variables as hooks see them, with what is volatile replaced: the work directory and the output
+ * stem (IMAGE_NAME is not keyed, so neither is `DIB_MANIFEST_SAVE_DIR=${IMAGE_NAME}.d/`).
+ */
+function normalised(env: Record<string, string>, volatile: Record<string, string>): Record<string, string> {
+  const names = Object.entries(volatile).filter(([, path]) => path);
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, names.reduce((text, [name, path]) => text.split(path).join(`$${name}`), v)]));
 }
 
 /** Path → signature (type, mode, size, mtime, link target) of everything below `dir`, links not followed. */

@@ -111,13 +111,14 @@ function describe(name: string): string {
   if (name.startsWith('data ')) return `element file ${name.slice(5)}`;
   if (name.startsWith('envfile ')) return `environment.d/${name.slice(8)}`;
   if (name.startsWith('env ')) return `variable ${name.slice(4)}`;
+  if (name.startsWith('sourced env ')) return `variable ${name.slice(12)} (after environment.d)`;
   if (name.startsWith('world ')) return `mirror ${name.slice(6)}`;
   if (name.startsWith('input ')) return `declared input ${name.slice(6)}`;
   return name;
 }
 
 function changeWord(name: string): string {
-  if (name.startsWith('env ')) return 'value changed';
+  if (name.startsWith('env ') || name.startsWith('sourced env ')) return 'value changed';
   if (name.startsWith('world ')) return 'package index changed';
   if (name === 'parent') return 'the previous step changed';
   return 'content changed';

@@ -119,10 +119,10 @@ export class StepStore {
         log.warn(`phase cache: not using ${root}: ${problem}; building without the cache`);
         return undefined;
       }
-      for (const sub of ['.locks', '.index']) mkdirSync(join(root, sub), { recursive: true, mode: 0o700 });
       const probe = join(root, `.probe-${process.pid}`);
       writeFileSync(probe, '');
       rmSync(probe);
+      for (const sub of ['.locks', '.index']) mkdirSync(join(root, sub), { recursive: true, mode: 0o700 });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? String(error);
       log.warn(`phase cache: ${root} is not writable (${code}); building without the cache`);
