@@ -339,7 +339,10 @@ class LayeredTree implements BuildTree {
     for (const path of this.inputs.paths) m[`input ${path}`] = pathDigest(expandVariables(path, sourced));
     // What hooks really see after environment.d (values derived from variables no key covers); the work
     // directory's name is volatile.
-    for (const [k, v] of Object.entries(environmentEntries(normalised(sourced, { TMP_BUILD_DIR: ctx.workDir, IMAGE_NAME: ctx.outputStem }), this.inputs.env))) m[`sourced ${k}`] = v;
+    for (const [k, v] of Object.entries(
+      environmentEntries(normalised(sourced, { TMP_BUILD_DIR: ctx.workDir, IMAGE_NAME: ctx.outputStem }), this.inputs.env),
+    ))
+      m[`sourced ${k}`] = v;
     for (const suite of this.inputs.aptSuites) {
       const mirror = expandVariables(suite.mirror, sourced);
       const name = expandVariables(suite.suite, sourced);
@@ -479,7 +482,9 @@ function chainLink(entry: StepEntry): string {
  */
 function normalised(env: Record<string, string>, volatile: Record<string, string>): Record<string, string> {
   const names = Object.entries(volatile).filter(([, path]) => path);
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, names.reduce((text, [name, path]) => text.split(path).join(`$${name}`), v)]));
+  return Object.fromEntries(
+    Object.entries(env).map(([k, v]) => [k, names.reduce((text, [name, path]) => text.split(path).join(`$${name}`), v)]),
+  );
 }
 
 /** Path → signature (type, mode, size, mtime, link target) of everything below `dir`, links not followed. */
