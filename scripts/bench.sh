@@ -92,7 +92,7 @@ dib_cold_median=$(stat_of "${times[dib-cold]}" median)
 # The phase cache of the last repetition: disk use per stored step.
 steps_table=$(for d in "$work/cache-ours-$reps"/steps/*/; do
     [ -f "$d/meta.json" ] || continue
-    printf '%s\t%s\n' "$(node -e "console.log(JSON.parse(require('fs').readFileSync('$d/meta.json','utf8')).step)")" "$(du -sb "$d" | cut -f1)"
+    printf '%s (%s)\t%s\n' "$(node -e "console.log(JSON.parse(require('fs').readFileSync('$d/meta.json','utf8')).step)")" "$(basename "$d")" "$(du -sb "$d" | cut -f1)"
 done | sort)
 
 {
@@ -100,7 +100,7 @@ done | sort)
     printf '  "image": "debian-minimal vm bench-app (bookworm, qcow2)",\n'
     for s in $scenarios; do
         base=$dib_warm_median
-        [ "$s" = ours-cold ] && base=$dib_cold_median
+        case $s in ours-cold | dib-cold) base=$dib_cold_median ;; esac
         printf '  "%s": {"runs": [%s], "min": %s, "median": %s, "median_ratio_to_dib": %.3f},\n' "$s" \
             "$(sed 's/^ //; s/ /, /g' <<< "${times[$s]}")" "$(stat_of "${times[$s]}" min)" "$(stat_of "${times[$s]}" median)" \
             "$(echo "$(stat_of "${times[$s]}" median) / $base" | bc -l)"
