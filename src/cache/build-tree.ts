@@ -184,23 +184,22 @@ class LayeredTree implements BuildTree {
 
   async step(desc: StepDescription, body: () => Promise<string>): Promise<string> {
     const { ctx } = this;
+    if (!this.broken) {
+      const uncacheable = desc.hooks.find((h) => isUncacheable(this.inputs, h.element, desc.phase.dir, h.name));
+      const why = uncacheable
+        ? `${uncacheable.element} declares ${desc.phase.dir}/${uncacheable.name} uncacheable`
+        : this.layers.filter((l) => !l.empty).length >= MAX_LAYERS
+          ? `${MAX_LAYERS} layers stacked; the rest of the tree phases run uncached`
+          : undefined;
+      if (why) this.breakChain(desc, why);
+    }
+    // Uncached from here on: the step runs in the current upper directory, nothing is stored.
     if (this.broken) {
       await this.enter(desc.mounted);
       return body();
     }
     const manifest = this.manifestFor(desc);
     const key = manifestKey(manifest);
-    const uncacheable = desc.hooks.find((h) => isUncacheable(this.inputs, h.element, desc.phase.dir, h.name));
-    if (uncacheable) {
-      this.breakChain(desc, `${uncacheable.element} declares ${desc.phase.dir}/${uncacheable.name} uncacheable`);
-      await this.enter(desc.mounted);
-      return body();
-    }
-    if (this.layers.filter((l) => !l.empty).length >= MAX_LAYERS) {
-      this.breakChain(desc, `${MAX_LAYERS} layers stacked; the rest of the tree phases run uncached`);
-      await this.enter(desc.mounted);
-      return body();
-    }
     let entry = this.store.lookup(key);
     if (entry) return this.hit(desc, entry);
     const release = await this.store.lock(key, ctx.signal, (pid) =>
