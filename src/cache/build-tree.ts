@@ -21,7 +21,7 @@ import { hooksToRun } from '../phases/run-phase.js';
 import { mountKernelFilesystems, mountOwned, unmountTree } from '../target/mounts.js';
 import { killProcessesRootedIn } from '../target/processes.js';
 import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
-import { type CacheInputs, expandVariables, isUncacheable } from './inputs.js';
+import { type CacheInputs, expandVariables, isShareable, isUncacheable } from './inputs.js';
 import { filesWithSecrets } from '../build/secrets.js';
 import { type Manifest, environmentEntries, explainDifference, manifestKey, sha256 } from './manifest.js';
 import { type HooksDelta, type OutputsEntry, type StepEntry, StepStore, entryId } from './store.js';
@@ -161,6 +161,9 @@ class LayeredTree implements BuildTree {
   /** Set once a step could not be keyed or stored: everything after it runs uncached in the current upper. */
   private broken?: string;
   private globals: Manifest = {};
+  /** Whether the chain carries the globals yet (the steps before it were shareable and keyed narrowly). */
+  private carried = false;
+  private sourced: Record<string, string> = {};
   private builtScope?: Resources;
   private outputs?: { key: string; manifest: Manifest };
 
@@ -179,6 +182,7 @@ class LayeredTree implements BuildTree {
     // Unwound last to first: the tree is unmounted before the entries it stacks are released to pruning.
     this.ctx.resources.defer('release the phase cache entries this build used', () => this.store.unpinAll());
     this.ctx.resources.defer('unmount the build tree', () => this.leave());
+    this.sourced = sourced;
     this.globals = await this.globalEntries(sourced);
   }
 
@@ -312,8 +316,42 @@ class LayeredTree implements BuildTree {
   }
 
   private manifestFor(desc: StepDescription): Manifest {
-    const m: Manifest = { step: desc.id, parent: this.parent, ...(this.parent === 'none' ? this.globals : {}), ...desc.extra };
+    if (!this.carried && desc.hooks.length && desc.hooks.every((h) => isShareable(this.inputs, h.element, desc.phase.dir, h.name)))
+      return this.sharedManifest(desc);
+    const m: Manifest = { step: desc.id, parent: this.parent, ...(this.carried ? {} : this.globals), ...desc.extra };
+    this.carried = true;
     return Object.assign(m, this.stepEntries([{ phase: desc.phase, hooks: desc.hooks }]));
+  }
+
+  /**
+   * A step whose hooks are all declared shareable: keyed on the previous step, its hooks, their elements'
+   * files, environment.d files and declarations (the values of the variables they name, and ARCH), the
+   * engine and the mirror — not on the element list or the other elements' variables, so other images share it.
+   */
+  private sharedManifest(desc: StepDescription): Manifest {
+    const { ctx } = this;
+    const owners = [...new Set(desc.hooks.map((h) => h.element))].sort();
+    const m: Manifest = {
+      step: desc.id,
+      parent: this.parent,
+      shared: owners.join(' '),
+      engine: this.globals.engine,
+      'hook runner': this.globals['hook runner'],
+      ...desc.extra,
+    };
+    for (const [k, v] of Object.entries(this.inputs.elementData)) if (owners.some((o) => k.startsWith(`data ${o}/`))) m[k] = v;
+    for (const f of ctx.plan.environmentFiles.filter((e) => owners.includes(e.element)))
+      m[`envfile ${f.name}`] = fileDigest(join(ctx.hooksDir, 'environment.d', f.name));
+    const declared = owners.flatMap((o) => this.inputs.byElement[o] ?? { env: [], paths: [] });
+    for (const name of ['ARCH', ...declared.flatMap((d) => d.env)].sort())
+      m[`sourced env ${name}`] = this.sourced[name] === undefined ? 'unset' : sha256(this.sourced[name]);
+    for (const path of declared.flatMap((d) => d.paths)) m[`input ${path}`] = this.globals[`input ${path}`];
+    for (const suite of this.inputs.aptSuites.filter((a) => owners.includes(a.element))) {
+      const label = `world ${expandVariables(suite.mirror, this.sourced)} ${expandVariables(suite.suite, this.sourced)}`;
+      if (label in this.globals) m[label] = this.globals[label];
+    }
+    for (const h of desc.hooks) m[`hook ${desc.phase.dir}/${h.name}`] = this.hookDigest(desc.phase, h);
+    return m;
   }
 
   /** What every step is keyed on besides its place in the chain: variables, environment files, its hooks. */
@@ -321,9 +359,12 @@ class LayeredTree implements BuildTree {
     const { ctx } = this;
     const m = environmentEntries(ctx.env, this.inputs.env);
     for (const name of ctx.environmentFiles) m[`envfile ${name}`] = fileDigest(join(ctx.hooksDir, 'environment.d', name));
-    for (const { phase, hooks } of groups)
-      for (const h of hooks) m[`hook ${phase.dir}/${h.name}`] = `${h.element}:${fileDigest(join(ctx.hooksDir, phase.dir, h.name))}`;
+    for (const { phase, hooks } of groups) for (const h of hooks) m[`hook ${phase.dir}/${h.name}`] = this.hookDigest(phase, h);
     return m;
+  }
+
+  private hookDigest(phase: Phase, h: PlannedHook): string {
+    return `${h.element}:${fileDigest(join(this.ctx.hooksDir, phase.dir, h.name))}`;
   }
 
   /** What only the first step carries (the chain passes it on): engine, elements, their files, declared inputs, the mirror. */
@@ -448,7 +489,13 @@ class LayeredTree implements BuildTree {
     // the late phases must run.
     const uncacheable = late.flatMap((g) => g.hooks.filter((h) => isUncacheable(this.inputs, h.element, g.phase.dir, h.name)));
     if (uncacheable.length || ctx.prepared.withheldOutputs.length) return undefined;
-    const m: Manifest = { step: 'outputs', parent: this.parent, ...extra, ...this.stepEntries(late) };
+    const m: Manifest = {
+      step: 'outputs',
+      parent: this.parent,
+      ...(this.carried ? {} : this.globals),
+      ...extra,
+      ...this.stepEntries(late),
+    };
     const key = manifestKey(m);
     this.outputs = { key, manifest: m };
     const entry = await this.store.lookupOutputs(key);

@@ -11,6 +11,10 @@
 //   uncacheable [DIR.d/HOOK]   never reuse that hook's result, whichever element has it (or, alone,
 //                              any hook of this element);
 //                              what follows it in the build is not reused either
+//   shareable DIR.d/HOOK       this element's hook depends only on the element's own files, the variables
+//                              its env lines name (and ARCH) and its declared paths and suites: while a
+//                              build's steps are all such hooks, images with other element lists and
+//                              settings share them (a family's common root.d runs once)
 import { lstatSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import fg from 'fast-glob';
@@ -36,12 +40,16 @@ export interface CacheInputs {
   uncacheable: string[];
   /** `data ELEMENT/PATH` → digest, for every element file that is not a hook run in a phase. */
   elementData: Record<string, string>;
+  /** What each element declared itself (a shareable hook is keyed on its own element's declarations only). */
+  byElement: Record<string, { env: string[]; paths: string[] }>;
+  /** `ELEMENT DIR.d/HOOK` for each hook its element declares shareable. */
+  shareable: string[];
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export function readCacheInputs(plan: BuildPlan): CacheInputs {
-  const inputs: CacheInputs = { env: [], paths: [], aptSuites: [], uncacheable: [], elementData: {} };
+  const inputs: CacheInputs = { env: [], paths: [], aptSuites: [], uncacheable: [], elementData: {}, byElement: {}, shareable: [] };
   const problems: UsageError[] = [];
   for (const element of plan.elements) {
     const file = join(element.path, CACHE_INPUTS_FILE);
@@ -58,8 +66,14 @@ export function readCacheInputs(plan: BuildPlan): CacheInputs {
         if (!line) return;
         const [word, ...args] = line.split(/\s+/);
         const where = i + 1;
-        if (word === 'env' && args.length === 1 && NAME.test(args[0])) inputs.env.push(args[0]);
-        else if (word === 'path' && args.length === 1 && /^(\/|\$)/.test(args[0])) inputs.paths.push(args[0]);
+        const own = (inputs.byElement[element.name] ??= { env: [], paths: [] });
+        if (word === 'env' && args.length === 1 && NAME.test(args[0])) {
+          inputs.env.push(args[0]);
+          own.env.push(args[0]);
+        } else if (word === 'path' && args.length === 1 && /^(\/|\$)/.test(args[0])) {
+          inputs.paths.push(args[0]);
+          own.paths.push(args[0]);
+        } else if (word === 'shareable' && args.length === 1 && isHookName(args[0])) inputs.shareable.push(`${element.name} ${args[0]}`);
         else if (word === 'apt-suite' && args.length === 2)
           inputs.aptSuites.push({ element: element.name, mirror: args[0], suite: args[1] });
         else if (word === 'uncacheable' && args.length === 0) inputs.uncacheable.push(element.name);
@@ -75,7 +89,7 @@ export function readCacheInputs(plan: BuildPlan): CacheInputs {
 }
 
 const SYNTAX_HINT =
-  'each line is one of: env NAME | path /ABSOLUTE/PATH | apt-suite MIRROR SUITE | uncacheable [DIR.d/HOOK] (see README, "Phase cache")';
+  'each line is one of: env NAME | path /ABSOLUTE/PATH | apt-suite MIRROR SUITE | uncacheable [DIR.d/HOOK] | shareable DIR.d/HOOK (see README, "Phase cache")';
 
 function bad(file: string, line: number, what: string, hint: string): UsageError {
   return new UsageError('cache-inputs', `${file}${line ? `:${line}` : ''}: ${what}`, { hint });
@@ -112,6 +126,11 @@ function elementData(plan: BuildPlan): Record<string, string> {
 /** Whether `hook` of `element` in phase directory `dir` is declared uncacheable. */
 export function isUncacheable(inputs: CacheInputs, element: string, dir: string, hook: string): boolean {
   return inputs.uncacheable.includes(element) || inputs.uncacheable.includes(`${dir}/${hook}`);
+}
+
+/** Whether `element` declares its hook `dir/hook` shareable between images (see the file format above). */
+export function isShareable(inputs: CacheInputs, element: string, dir: string, hook: string): boolean {
+  return inputs.shareable.includes(`${element} ${dir}/${hook}`);
 }
 
 /** Expand `${VAR}` / `$VAR` from `env` (no shell: nothing else is interpreted). */

@@ -178,12 +178,14 @@ describe('the phase cache on real Debian builds', () => {
     expect(execFileSync('tar', ['-xOf', join(out, 'hook-edit.tar'), './etc/probe-install']).toString()).toBe('install v2 one unset\n');
   });
 
-  it('an edited environment file, static file, package list and variable: root.d runs again and the miss names each', async () => {
+  it('an edited environment file, static file, package list and variable of another element: the shareable root.d is reused, the next step runs again and the miss names each', async () => {
     probe({ install: 'v2', env: 'two', static: 's2', packages: 'jq' });
     const r = await build(cache, 'many-edits', ['--explain-cache'], { DIB_PROBE: 'set' });
     expectBuilt(r);
-    expect(steps(r.decisions, 'hit')).toEqual([]);
-    const reasons = r.decisions.find((e) => e.step === 'root.d')!.reasons;
+    // root.d's hooks (debootstrap, dpkg, debian-minimal) are declared shareable: none of these inputs is theirs.
+    expect(steps(r.decisions, 'hit')).toEqual(['root.d']);
+    expect(steps(r.decisions, 'miss')[0]).toBe('extra-data.d');
+    const reasons = r.decisions.find((e) => e.step === 'extra-data.d')!.reasons;
     expect(reasons).toEqual(
       expect.arrayContaining([
         'environment.d/10-probe.bash: content changed',

@@ -2,7 +2,7 @@
 // inputs of cache-inputs; malformed declarations are exit-2 errors naming the file and line.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { expandVariables, isUncacheable, readCacheInputs } from '../../../src/cache/inputs.js';
+import { expandVariables, isShareable, isUncacheable, readCacheInputs } from '../../../src/cache/inputs.js';
 import { DEFAULT_RUN_PARTS_REGEX } from '../../../src/elements/hooks.js';
 import { planBuild, selectElements } from '../../../src/elements/plan.js';
 import { el, tempDir, writeTree } from '../../helpers/tree.js';
@@ -66,6 +66,27 @@ describe('cache inputs', () => {
     expect(isUncacheable(inputs, 'my-os', 'install.d', '60-app')).toBe(true);
     expect(isUncacheable(inputs, 'my-os', 'root.d', '10-fill')).toBe(false);
     expect(isUncacheable(inputs, 'other', 'finalise.d', 'anything')).toBe(true);
+  });
+
+  it("shareable: an element's own hook; each element's env and path declarations kept apart", () => {
+    const spec = {
+      'my-os': os({ 'cache-inputs': 'shareable root.d/10-fill\nenv OS_MIRROR\npath /etc/os.conf\n' }),
+      other: el([], [], { 'cache-inputs': 'env OTHER_SETTING\nshareable root.d/10-fill\n' }),
+    };
+    const inputs = readCacheInputs(plan(spec, ['my-os', 'other']).plan);
+    expect(isShareable(inputs, 'my-os', 'root.d', '10-fill')).toBe(true);
+    // Declared by another element: that element cannot make my-os's hook shareable.
+    expect(inputs.shareable).toEqual(['my-os root.d/10-fill', 'other root.d/10-fill']);
+    expect(isShareable(inputs, 'my-os', 'install.d', '60-app')).toBe(false);
+    expect(inputs.byElement['my-os']).toEqual({ env: ['OS_MIRROR'], paths: ['/etc/os.conf'] });
+    expect(inputs.byElement.other).toEqual({ env: ['OTHER_SETTING'], paths: [] });
+    expect(inputs.env).toEqual(['OS_MIRROR', 'OTHER_SETTING']);
+  });
+
+  it('a malformed shareable line (no hook, or a phase that does not exist) is an exit-2 error naming the line', () => {
+    const { root, plan: p } = plan({ 'my-os': os({ 'cache-inputs': 'shareable\nshareable nosuch.d/x\n' }) });
+    expect(() => readCacheInputs(p)).toThrow(`${join(root, 'my-os', 'cache-inputs')}:1: cannot read "shareable"`);
+    expect(() => readCacheInputs(p)).toThrow(`${join(root, 'my-os', 'cache-inputs')}:2: cannot read "shareable nosuch.d/x"`);
   });
 
   it('a malformed declaration is an exit-2 error naming the file, the line and the syntax', () => {
