@@ -34,6 +34,8 @@ export async function parseDiskImageCreateArgs(argv: string[], env: NodeJS.Proce
       .filter((s) => s.short && !isSwitch(s.kind))
       .map((s) => s.short)
       .join(''),
+    flagged.filter((s) => !isSwitch(s.kind)).map((s) => s.flag!),
+    Object.fromEntries(flagged.filter((s) => s.short && !isSwitch(s.kind)).map((s) => [s.short!, s.flag!])),
   );
   let parser = yargs(expanded)
     .scriptName('disk-image-create')

@@ -31,6 +31,13 @@ describe('disk-image-create options', () => {
     await expect(parse(['--image', '5', 'vm'])).rejects.toThrow(/ambiguous/);
     await expect(parse(['--bogus', 'vm'])).rejects.toThrow(/unrecognized option '--bogus'/);
   });
+  it('the word after a value-taking option is its value even when it starts with a dash (--mkfs-options, -o, a prefix)', async () => {
+    expect((await parse(['--mkfs-options', '-s size=4096', 'vm'])).mkfsOptions).toBe('-s size=4096');
+    expect((await parse(['--mkfs-opt', '-m 1', 'vm'])).mkfsOptions).toBe('-m 1');
+    expect((await parse(['-xo', '-dash', 'vm'])).imageName).toBe(resolve('-dash'));
+    // A value is never taken for an option: '--offline' here is the log file's name, and -n still counts.
+    expect((await parse(['--logfile', '--offline', '-n', 'vm'])).offline).toBe(false);
+  });
   it('--image-extra-size and --mkfs-journal-size work (rejected by upstream)', async () => {
     const c = await parse(['--image-extra-size', '500', '--mkfs-journal-size=32', 'vm']);
     expect(c.imageExtraSize).toBe(500);
