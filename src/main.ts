@@ -3,7 +3,7 @@ import { DibError, EXIT_BUILD, EXIT_INTERRUPTED, asDibError } from './core/error
 import { HumanSink, Logger, stderrLineWriter, useColor } from './core/log.js';
 import { debugRequested } from './config/settings.js';
 
-export type CommandName = 'element-info' | 'disk-image-create' | 'image-verify';
+export type CommandName = 'element-info' | 'disk-image-create' | 'image-verify' | 'diskimage-builder';
 
 export async function main(command: CommandName, argv: string[]): Promise<never> {
   const log = new Logger();
@@ -29,6 +29,8 @@ async function dispatch(command: CommandName, argv: string[], log: Logger): Prom
       return (await import('./cli/disk-image-create.js')).runDiskImageCreateCommand(argv, log);
     case 'image-verify':
       return (await import('./cli/image-verify.js')).runImageVerify(argv, log);
+    case 'diskimage-builder':
+      return (await import('./cli/diskimage-builder.js')).runDiskimageBuilder(argv, log);
   }
 }
 

@@ -3,8 +3,8 @@
 import { appendFileSync, existsSync, lstatSync } from 'node:fs';
 import type { BuildConfig } from '../config/settings.js';
 import { type CleanupFailure, errorMessage, settleCleanup } from '../core/cleanup-stack.js';
-import { safeRemoveTree } from '../core/fs.js';
-import { InterruptedError, UsageError, asDibError } from '../core/errors.js';
+import { assertWritableDirectory, safeRemoveTree } from '../core/fs.js';
+import { BuildError, InterruptedError, UsageError, asDibError } from '../core/errors.js';
 import { Runner, baseEnvironment } from '../core/exec.js';
 import { HumanSink, type Logger, NdjsonSink, fileLineWriter } from '../core/log.js';
 import { installSignalHandlers } from '../core/signals.js';
@@ -15,6 +15,7 @@ import { checkHost } from './preflight.js';
 import { prepareBuild } from './prepare.js';
 import { cleanupStaleBuilds } from './stale.js';
 import { StepStore } from '../cache/store.js';
+import { recordBuiltImage, watchCacheDecisions } from './artifact-record.js';
 
 export async function runDiskImageCreate(config: BuildConfig, argv: string[], log: Logger): Promise<number> {
   if (config.cleanupStale) return cleanupStale(config, log);
@@ -25,6 +26,7 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
     });
   }
   attachSinks(config, log);
+  const decisions = watchCacheDecisions(log);
 
   // Everything that can be decided without root, before anything is created.
   const prepared = prepareBuild(config, { argv, env: process.env });
@@ -54,6 +56,14 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
   if (primary !== undefined && !manifestsExisted) failures.push(...removeNewManifests(manifestsDir));
   guard.dispose();
   log.emit({ type: 'timings', rows: ctx.hookTimings });
+  if (config.manifest) {
+    const unwritten = await recordBuiltImage(ctx, { decisions, started, primary, interrupted: !!guard.received });
+    if (unwritten !== undefined && primary === undefined)
+      primary = new BuildError(`cannot write the manifest ${config.manifest}: ${errorMessage(unwritten)}`, {
+        hint: 'the image was built; its outputs are in place',
+      });
+    else if (unwritten !== undefined) log.warn(`cannot write the manifest ${config.manifest}: ${errorMessage(unwritten)}`);
+  }
   settleCleanup(failures, primary);
   // eslint-disable-next-line @typescript-eslint/only-throw-error -- rethrowing what the build threw, unchanged
   if (primary !== undefined) throw primary;
@@ -76,6 +86,7 @@ function removeNewManifests(dir: string): CleanupFailure[] {
 /** --logfile, --events and the quiet console (DIB_QUIET; quiet by default with a log file). */
 function attachSinks(config: BuildConfig, log: Logger): void {
   for (const file of [config.logfile, config.eventsFile]) if (file && file !== '-') assertAppendable(file);
+  if (config.manifest) assertWritableDirectory(config.manifest, '--manifest');
   if (config.eventsFile) log.addSink(new NdjsonSink(config.eventsFile));
   if (config.logfile) {
     log.addSink(new HumanSink(fileLineWriter(config.logfile), { timestamps: true }));

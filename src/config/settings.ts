@@ -44,6 +44,7 @@ export interface BuildConfig {
   readonly logfile: string;
   readonly quiet: boolean;
   readonly eventsFile: string;
+  readonly manifest: string;
   readonly cleanupStale: boolean;
   readonly verify: boolean;
   readonly verifyUser: string;
@@ -420,6 +421,15 @@ export const SETTINGS: readonly Setting[] = [
     default: '',
     parse: (v) => (v === '-' ? v : resolve(v)),
     help: 'write an NDJSON event stream to FILE (- for stderr)',
+  }),
+  row<string>({
+    key: 'manifest',
+    flag: 'manifest',
+    kind: 'string',
+    meta: 'FILE',
+    default: '',
+    parse: (v) => resolve(v),
+    help: 'write a JSON artifact manifest to FILE: each output with its format, size, sha256 and md5 (see README)',
   }),
   row<boolean>({
     key: 'cleanupStale',

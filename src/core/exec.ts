@@ -1,5 +1,6 @@
 // The one process runner: argv arrays only, stdin ignored, allowlisted environment, streamed output.
 import { execa } from 'execa';
+import { createInterface } from 'node:readline';
 import { BuildError } from './errors.js';
 import { HOST, type HostView } from './host-view.js';
 import type { Logger } from './log.js';
@@ -93,6 +94,12 @@ export interface BackgroundProcess {
   errors(): string;
   /** Kill it (SIGKILL) and wait until it is gone. */
   stop(): Promise<void>;
+}
+
+export interface SupervisedProcess {
+  pid: number | undefined;
+  done: Promise<{ status: number | null; signal: string | null }>;
+  terminate(signal?: NodeJS.Signals): void;
 }
 
 export class Runner {
@@ -226,6 +233,50 @@ export class Runner {
       stop: async () => {
         if (!exited) child.kill('SIGKILL');
         await done;
+      },
+    };
+  }
+
+  /**
+   * Supervise a child command that runs as long as it needs (one image of a family): stdin ignored, its
+   * stdout and stderr and an extra pipe on fd 3 (where it writes its events) handed back line by line.
+   * It receives SIGTERM when this process dies, even by SIGKILL, so it unwinds its own build.
+   */
+  supervise(
+    argv: string[],
+    options: { env: Record<string, string | undefined>; onLine: (stream: 'stdout' | 'stderr' | 'fd3', line: string) => void },
+  ): SupervisedProcess {
+    this.log.emit({ type: 'command', argv });
+    const child = execa('setpriv', ['--pdeathsig', 'TERM', '--', ...argv], {
+      env: options.env as Record<string, string>,
+      extendEnv: false,
+      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      reject: false,
+      buffer: false,
+    });
+    const streams = [
+      ['stdout', child.stdout],
+      ['stderr', child.stderr],
+      ['fd3', child.stdio[3]],
+    ] as const;
+    const closed = streams.map(
+      ([name, stream]) =>
+        new Promise<void>((resolveClosed) => {
+          if (!stream) return resolveClosed();
+          const lines = createInterface({ input: stream as NodeJS.ReadableStream, crlfDelay: Infinity });
+          lines.on('line', (line) => options.onLine(name, line));
+          lines.on('close', () => resolveClosed());
+        }),
+    );
+    const done = child.then(async (result) => {
+      await Promise.all(closed);
+      return { status: typeof result.exitCode === 'number' ? result.exitCode : null, signal: result.signal ?? null };
+    });
+    return {
+      pid: child.pid,
+      done,
+      terminate: (signal: NodeJS.Signals = 'SIGTERM') => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       },
     };
   }

@@ -1,7 +1,7 @@
 // Safe filesystem helpers: never remove a tree that has anything mounted below it.
-import { type Stats, lstatSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { BuildError } from './errors.js';
+import { type Stats, accessSync, constants, lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { BuildError, UsageError } from './errors.js';
 import { mountsBelow } from './mountinfo.js';
 
 /**
@@ -29,5 +29,16 @@ export function lstatIfExists(path: string): Stats | undefined {
     return lstatSync(path);
   } catch {
     return undefined;
+  }
+}
+
+/** A file written whole at the end (temp file, rename): its directory must exist and take a new file. */
+export function assertWritableDirectory(file: string, flag: string): void {
+  try {
+    accessSync(dirname(file), constants.W_OK);
+  } catch (error) {
+    throw new UsageError('invalid-output', `cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
+      hint: `give ${flag} a path in an existing, writable directory`,
+    });
   }
 }

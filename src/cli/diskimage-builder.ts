@@ -1,0 +1,114 @@
+// `diskimage-builder FILE...`: a family of images from DIB's or TripleO's YAML files, checked together,
+// built in parallel on the shared caches, with a live view, a summary and an artifact manifest.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { assertWritableDirectory } from '../core/fs.js';
+import yargs from 'yargs';
+import { InterruptedError, UsageError } from '../core/errors.js';
+import { Runner, baseEnvironment } from '../core/exec.js';
+import type { Logger } from '../core/log.js';
+import { installSignalHandlers } from '../core/signals.js';
+import { writeArtifactManifest } from '../output/artifacts.js';
+import { loadImageFiles } from '../family/image-files.js';
+import { describeFamilyImage, planFamily } from '../family/plan.js';
+import { newProgress, runFamily } from '../family/runner.js';
+import { type FamilyView, LiveView, PlainView, chooseJobs, renderSummary } from '../family/view.js';
+import { VERSION } from './disk-image-create.js';
+
+export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<number> {
+  const args = await yargs(argv)
+    .scriptName('diskimage-builder')
+    .usage(
+      "$0 [options] FILE...\n\nBuild every image of FILE... (DIB's image YAML: a list of image maps; or TripleO's: a map with disk_images:), several at once.",
+    )
+    .option('jobs', { alias: 'j', type: 'number', describe: 'images built at once (default: from cores and free memory; printed)' })
+    .option('stop-on-failure', {
+      type: 'boolean',
+      default: false,
+      describe: 'stop every build at the first failure (default: carry on, exit 1 at the end)',
+    })
+    .option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: "print each image's disk-image-create command line and plan summary; build nothing",
+    })
+    .option('image-name', { type: 'string', array: true, default: [] as string[], describe: 'build only this image (repeatable)' })
+    .option('output-directory', { type: 'string', default: '.', describe: 'where images (NAME.TYPE) and their logs (NAME.log) go' })
+    .option('skip', {
+      type: 'boolean',
+      default: true,
+      describe: 'skip an image whose output files all exist (TripleO); --no-skip builds it anyway',
+    })
+    .option('manifest', { type: 'string', describe: 'write the JSON artifact manifest of the family to FILE' })
+    .parserConfiguration({ 'camel-case-expansion': false })
+    .strictOptions()
+    .version(VERSION)
+    .help()
+    .fail((msg, err) => {
+      throw err ?? new UsageError('usage', msg, { hint: 'see diskimage-builder --help' });
+    })
+    .parseAsync();
+  const files = args._.map(String);
+  if (!files.length)
+    throw new UsageError('usage', 'at least one image file is required', { hint: 'e.g. diskimage-builder examples/family-dib.yaml' });
+  if (args.jobs !== undefined && (!Number.isInteger(args.jobs) || args.jobs < 1))
+    throw new UsageError('usage', `--jobs must be a whole number of builds, at least 1; got '${args.jobs}'`, { hint: 'e.g. -j 2' });
+
+  // Everything decided before anything is built: every file read, every image checked (exit 2 on any problem).
+  const loaded = loadImageFiles(files);
+  loaded.warnings.forEach((w) => log.warn(w));
+  const outputDirectory = resolve(args['output-directory']);
+  const manifest = args.manifest ? resolve(args.manifest) : undefined;
+  if (!args['dry-run']) {
+    mkdirSync(outputDirectory, { recursive: true });
+    if (manifest) assertWritableDirectory(manifest, '--manifest');
+  }
+  const images = await planFamily(loaded.images, {
+    outputDirectory,
+    imageNames: args['image-name'],
+    noSkip: !args.skip,
+    env: process.env,
+  });
+  if (args['dry-run']) {
+    process.stdout.write(images.map((i) => describeFamilyImage(i)).join('\n\n') + '\n');
+    return 0;
+  }
+  if (process.getuid?.() !== 0)
+    throw new UsageError('not-root', 'diskimage-builder must run as root (each image is a disk-image-create build)', {
+      hint: 'run it with sudo',
+    });
+
+  const chosen = chooseJobs(images.filter((i) => !i.skip).length);
+  const jobs = args.jobs ?? chosen.jobs;
+  log.info(args.jobs ? `jobs: ${jobs} (-j)` : `jobs: ${jobs} (${chosen.why})`);
+  const guard = installSignalHandlers(log);
+  const runner = new Runner(log, guard.signal, baseEnvironment());
+  const write = (text: string) => process.stderr.write(text);
+  const progress = newProgress(images);
+  const view: FamilyView = process.stderr.isTTY && !process.env.NO_COLOR ? new LiveView(progress, write) : new PlainView(write);
+  try {
+    await runFamily(runner, progress, {
+      jobs,
+      stopOnFailure: args['stop-on-failure'],
+      signal: guard.signal,
+      onChange: (p, what) => view.update(p, what),
+    });
+  } finally {
+    view.close();
+    guard.dispose();
+  }
+  write(renderSummary(progress));
+  if (manifest) {
+    writeArtifactManifest(manifest, { images: progress.map((p) => p.record!) });
+    log.info(`manifest: ${manifest}`);
+  }
+  if (guard.received) throw new InterruptedError(guard.received);
+  const failed = progress.filter((p) => p.state === 'failed' || p.state === 'interrupted' || p.state === 'not-started');
+  if (failed.length) {
+    log.warn(
+      `${failed.length} of ${progress.length} images not built: ${failed.map((p) => `${p.image.spec.name} (${p.state})`).join(', ')}`,
+    );
+    return 1;
+  }
+  return 0;
+}

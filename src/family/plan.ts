@@ -1,0 +1,127 @@
+// A family's images made into disk-image-create builds and checked, all before any of them starts: each
+// image's command line goes through the same parser and the same preparation a single build uses.
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseDiskImageCreateArgs } from '../cli/disk-image-create.js';
+import type { BuildConfig } from '../config/settings.js';
+import { DibError, UsageError, ValidationErrors, asDibError } from '../core/errors.js';
+import { shellQuote } from '../core/text.js';
+import { type PreparedBuild, prepareBuild } from '../build/prepare.js';
+import type { ImageSpec } from './image-files.js';
+
+export interface FamilyImage {
+  spec: ImageSpec;
+  /** disk-image-create's arguments: the image's flags, -o, --logfile, then its elements. */
+  argv: string[];
+  /** The image's whole environment: the caller's, plus its own `environment` (nothing from other images). */
+  env: Record<string, string>;
+  config: BuildConfig;
+  prepared: PreparedBuild;
+  /** NAME.log beside the outputs (or the image's own `logfile`). */
+  logPath: string;
+  /** Outputs found in place: the image is skipped (TripleO's rule) unless --no-skip. */
+  skip: boolean;
+}
+
+export interface FamilyOptions {
+  outputDirectory: string;
+  imageNames: string[];
+  noSkip: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Turn every selected image into a checked build; every problem of every image is reported at once (exit 2). */
+export async function planFamily(specs: ImageSpec[], options: FamilyOptions): Promise<FamilyImage[]> {
+  const problems: UsageError[] = [];
+  const known = new Set(specs.map((s) => s.name));
+  for (const wanted of options.imageNames)
+    if (!known.has(wanted))
+      problems.push(
+        new UsageError('unknown-image', `--image-name ${wanted}: no such image in the files`, {
+          hint: `the images are: ${[...known].join(', ')}`,
+        }),
+      );
+  const selected = options.imageNames.length ? specs.filter((s) => options.imageNames.includes(s.name)) : specs;
+  const images: FamilyImage[] = [];
+  for (const spec of selected) {
+    const stem = resolve(options.outputDirectory, spec.outputName);
+    const flags = [...spec.flags];
+    const ownLog = flagValue(flags, '--logfile');
+    const logPath = ownLog ? resolve(ownLog) : `${stem}.log`;
+    if (!ownLog) flags.push('--logfile', logPath);
+    const argv = [...flags, '-o', stem, ...spec.elements];
+    const env = { ...stringEnv(options.env), ...spec.env };
+    try {
+      const config = await parseDiskImageCreateArgs(argv, env);
+      if (config === 'help' || config === 'version') throw new UsageError('usage', `--help/--version in the options of an image`);
+      const prepared = prepareBuild(config, { argv, env });
+      const skip =
+        !options.noSkip && spec.expectedFiles.length > 0 && spec.expectedFiles.every((f) => existsSync(join(options.outputDirectory, f)));
+      images.push({ spec, argv, env, config, prepared, logPath, skip });
+    } catch (error) {
+      problems.push(...asProblems(error, spec));
+    }
+  }
+  // Two images writing the same file would overwrite each other's outputs (or logs) mid-build.
+  const writers = new Map<string, string>();
+  for (const image of images)
+    for (const path of [...image.prepared.outputs.map((o) => o.path), image.logPath]) {
+      const other = writers.get(path);
+      if (other && other !== image.spec.name)
+        problems.push(
+          new UsageError('output-conflict', `images ${other} and ${image.spec.name} both write ${path}`, {
+            hint: 'give one of them another imagename (or logfile)',
+          }),
+        );
+      writers.set(path, image.spec.name);
+    }
+  if (problems.length) throw new ValidationErrors(problems);
+  return images;
+}
+
+/** One line per image for --dry-run: its command line, then what its plan holds. */
+export function describeFamilyImage(image: FamilyImage): string {
+  const { plan, outputs } = image.prepared;
+  const envText = Object.entries(image.spec.env)
+    .map(([k, v]) => `${k}=${shellQuote(isSecretValue(image, v) ? '***' : v)} `)
+    .join('');
+  const hooks = plan.phases.filter((p) => p.hooks.length).map((p) => `${p.phase.dir} ${p.hooks.length}`);
+  return [
+    `${image.spec.name}${image.skip ? ' (skipped: its outputs exist; --no-skip builds it)' : ''}:`,
+    `  ${envText}disk-image-create ${image.argv.map((a) => shellQuote(a)).join(' ')}`,
+    `  elements (${plan.elements.length}): ${plan.elements.map((e) => e.name).join(' ')}`,
+    `  hooks: ${hooks.join(', ')}`,
+    `  outputs: ${outputs.map((o) => `${o.path} (${o.type.name})`).join(', ')}; log: ${image.logPath}`,
+  ].join('\n');
+}
+
+/** A value the image's secret policy redacts (passwords in its environment). */
+export function isSecretValue(image: FamilyImage, value: string): boolean {
+  return image.prepared.secrets.includes(value);
+}
+
+function asProblems(error: unknown, spec: ImageSpec): UsageError[] {
+  const e = asDibError(error);
+  const where = `image ${spec.name} (${spec.origin})`;
+  const inner: unknown[] = e instanceof ValidationErrors ? e.problems : [e];
+  return inner.map(
+    (p) =>
+      new UsageError(p instanceof UsageError ? p.kind : 'invalid-image', `${where}: ${p instanceof Error ? p.message : String(p)}`, {
+        hint: p instanceof DibError ? p.hint : undefined,
+        details: p instanceof DibError ? p.details : [],
+      }),
+  );
+}
+
+function flagValue(argv: string[], flag: string): string | undefined {
+  let value: string | undefined;
+  argv.forEach((a, i) => {
+    if (a === flag) value = argv[i + 1];
+    else if (a.startsWith(`${flag}=`)) value = a.slice(flag.length + 1);
+  });
+  return value;
+}
+
+function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
