@@ -1,6 +1,7 @@
 // `disk-image-create --manifest FILE`: the one image this build made (or failed to make), as an artifact
 // manifest record; diskimage-builder merges its children's records into the family's manifest.
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { errorMessage } from '../core/cleanup-stack.js';
 import type { Logger } from '../core/log.js';
 import { type ImageRecord, describeFiles, writeArtifactManifest } from '../output/artifacts.js';
@@ -35,7 +36,7 @@ export async function recordBuiltImage(
   const { config, prepared } = ctx;
   const failed = run.primary !== undefined;
   const record: ImageRecord = {
-    name: config.imageName,
+    name: basename(config.imageName),
     status: run.interrupted ? 'interrupted' : failed ? 'failed' : run.decisions.outputsReused ? 'reused' : 'built',
     seconds: Math.round((Date.now() - run.started) / 100) / 10,
     elements: [...prepared.requested],

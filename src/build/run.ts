@@ -1,12 +1,12 @@
 // The build command's orchestration: logging sinks, the one preparation, host checks, signals, stale
 // recovery, the output lock, the pipeline, unwinding, the timing table, and --verify.
-import { appendFileSync, existsSync, lstatSync } from 'node:fs';
+import { appendFileSync, existsSync, fstatSync, lstatSync } from 'node:fs';
 import type { BuildConfig } from '../config/settings.js';
 import { type CleanupFailure, errorMessage, settleCleanup } from '../core/cleanup-stack.js';
 import { assertWritableDirectory, safeRemoveTree } from '../core/fs.js';
 import { BuildError, InterruptedError, UsageError, asDibError } from '../core/errors.js';
 import { Runner, baseEnvironment } from '../core/exec.js';
-import { HumanSink, type Logger, NdjsonSink, fileLineWriter } from '../core/log.js';
+import { HumanSink, type Logger, NdjsonSink, fileLineWriter, inheritedDescriptor } from '../core/log.js';
 import { installSignalHandlers } from '../core/signals.js';
 import { runBuild } from '../phases/pipeline.js';
 import { BuildContext } from './context.js';
@@ -144,7 +144,9 @@ async function verifyBuilt(ctx: BuildContext): Promise<number> {
 /** --logfile / --events must be writable before the build starts (not a crash on the first log line). */
 function assertAppendable(file: string): void {
   try {
-    appendFileSync(file, '');
+    const fd = inheritedDescriptor(file);
+    if (fd !== undefined) fstatSync(fd);
+    else appendFileSync(file, '');
   } catch (error) {
     throw new UsageError('invalid-output', `cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)})`, {
       hint: 'give --logfile/--events a path in an existing, writable directory',

@@ -246,7 +246,7 @@ export class Runner {
     argv: string[],
     options: { env: Record<string, string | undefined>; onLine: (stream: 'stdout' | 'stderr' | 'fd3', line: string) => void },
   ): SupervisedProcess {
-    this.log.emit({ type: 'command', argv });
+    this.log.debug(`+ ${argv.map((a) => shellQuote(a)).join(' ')}`);
     const child = execa('setpriv', ['--pdeathsig', 'TERM', '--', ...argv], {
       env: options.env as Record<string, string>,
       extendEnv: false,

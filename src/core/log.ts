@@ -202,15 +202,27 @@ export function renderTimingTable(rows: TimingRow[]): string | undefined {
 /** One JSON object per line, for machines. */
 export class NdjsonSink implements LogSink {
   private fd: number;
+  private owned: boolean;
   constructor(path: string) {
-    this.fd = path === '-' ? 2 : openSync(path, 'a');
+    // `-` is stderr; /dev/fd/N a descriptor the caller handed over (diskimage-builder's socket on fd 3,
+    // which cannot be opened again by name), written as it is and not closed.
+    const inherited = inheritedDescriptor(path);
+    this.owned = inherited === undefined;
+    this.fd = inherited ?? openSync(path, 'a');
   }
   write(event: LogEvent & { time: string }): void {
     writeSync(this.fd, JSON.stringify(event) + '\n');
   }
   close(): void {
-    if (this.fd !== 2) closeSync(this.fd);
+    if (this.owned) closeSync(this.fd);
   }
+}
+
+/** The descriptor `-` or `/dev/fd/N` names, if the path is one of those. */
+export function inheritedDescriptor(path: string): number | undefined {
+  if (path === '-') return 2;
+  const m = /^\/dev\/fd\/(\d+)$/.exec(path);
+  return m ? Number(m[1]) : undefined;
 }
 
 export function fileLineWriter(path: string): (line: string) => void {

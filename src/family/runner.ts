@@ -162,6 +162,7 @@ function familyFields(p: ImageProgress): Partial<ImageRecord> & Pick<ImageRecord
   const { image } = p;
   const status: ImageStatus = p.state === 'waiting' || p.state === 'running' ? 'not-started' : p.state;
   return {
+    name: image.spec.name,
     status,
     seconds: Math.round(p.seconds * 10) / 10,
     settings: {

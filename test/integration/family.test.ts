@@ -51,11 +51,11 @@ beforeAll(async () => {
   mkdirSync(tmp, { recursive: true });
   mkdirSync(out, { recursive: true });
   mkdirSync(SHARED, { recursive: true });
-  await ensureCachedBaseTree(SHARED, env, out);
   writeTree(join(elements, 'fam-probe'), {
     'install.d': { '60-family-mark': hookScript('echo "${DIB_FAMILY_MARK:-unset} ${DIB_FAMILY_ONLY_B:-unset}" > /etc/family-mark') },
   });
   writeTree(join(elements, 'fam-fail'), { 'install.d': { '70-fail-on-purpose': hookScript('echo "failing on purpose" >&2; exit 3') } });
+  await ensureCachedBaseTree(SHARED, env, out);
 }, 1_800_000);
 afterAll(() => {
   if (!findLeaks(root).mounts.length) rmSync(root, { recursive: true, force: true });
@@ -75,7 +75,8 @@ describe('diskimage-builder builds a family at once', () => {
         // DIB's merge rule: an entry without imagename continues the previous image (lists appended).
         '- types: [tgz]\n',
         entry('fam-c', ''),
-        entry('fam-d', '  elements: [fam-fail]\n'),
+        entry('fam-d', ''),
+        '- elements: [fam-fail]\n',
       ].join(''),
     );
     const manifest = join(out, 'family.json');
