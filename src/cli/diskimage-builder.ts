@@ -9,7 +9,7 @@ import { Runner, baseEnvironment } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installSignalHandlers } from '../core/signals.js';
 import { writeArtifactManifest } from '../output/artifacts.js';
-import { loadImageFiles } from '../family/image-files.js';
+import { readImageFiles } from '../family/image-files.js';
 import { describeFamilyImage, planFamily } from '../family/plan.js';
 import { newProgress, runFamily } from '../family/runner.js';
 import { type FamilyView, LiveView, PlainView, chooseJobs, renderSummary } from '../family/view.js';
@@ -55,7 +55,7 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
     throw new UsageError('usage', `--jobs must be a whole number of builds, at least 1; got '${args.jobs}'`, { hint: 'e.g. -j 2' });
 
   // Everything decided before anything is built: every file read, every image checked (exit 2 on any problem).
-  const loaded = loadImageFiles(files);
+  const loaded = readImageFiles(files);
   loaded.warnings.forEach((w) => log.warn(w));
   const outputDirectory = resolve(args['output-directory']);
   const manifest = args.manifest ? resolve(args.manifest) : undefined;
@@ -65,6 +65,7 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
   }
   const images = await planFamily(loaded.images, {
     outputDirectory,
+    fileProblem: loaded.problem,
     imageNames: args['image-name'],
     noSkip: !args.skip,
     env: process.env,

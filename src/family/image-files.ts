@@ -77,6 +77,16 @@ const ENTRY_CHECKS = {
 
 /** Reads, detects the format per file, validates (ALL problems collected, then one UsageError with exitCode 2 listing them as details), merges. */
 export function loadImageFiles(paths: string[]): LoadResult {
+  const result = readImageFiles(paths);
+  if (result.problem) throw result.problem;
+  return result;
+}
+
+/**
+ * As loadImageFiles, but the problems come back as one UsageError beside the images that are sound, so
+ * the caller can check those images too and report everything at once.
+ */
+export function readImageFiles(paths: string[]): LoadResult & { problem?: UsageError } {
   const problems: Problem[] = [];
   const entries = { dib: [] as Entry[], tripleo: [] as Entry[] };
   const formatsInOrder: Array<'dib' | 'tripleo'> = [];
@@ -108,17 +118,18 @@ export function loadImageFiles(paths: string[]): LoadResult {
   }
   const results = { dib: mergeDibEntries(entries.dib), tripleo: mergeTripleoEntries(entries.tripleo) };
   problems.push(...results.dib.problems, ...results.tripleo.problems, ...crossFormatProblems(results.dib.images, results.tripleo.images));
-  if (problems.length) {
-    const hints = [...new Set(problems.map((p) => p.hint).filter((h): h is string => !!h))];
-    throw new UsageError('image-files', `${problems.length} ${problems.length === 1 ? 'problem' : 'problems'} in image files`, {
-      hint: hints.length ? hints.join('\n') : FORMAT_HINT,
-      details: problems.map((p) => p.text),
-    });
-  }
+  const hints = [...new Set(problems.map((p) => p.hint).filter((h): h is string => !!h))];
+  const problem = problems.length
+    ? new UsageError('image-files', `${problems.length} ${problems.length === 1 ? 'problem' : 'problems'} in image files`, {
+        hint: hints.length ? hints.join('\n') : FORMAT_HINT,
+        details: problems.map((p) => p.text),
+      })
+    : undefined;
   // Each format's images in first-appearance order; the format of the earlier file first.
   return {
     images: formatsInOrder.flatMap((f) => results[f].images),
     warnings: [...results.dib.warnings, ...results.tripleo.warnings],
+    problem,
   };
 }
 

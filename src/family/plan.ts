@@ -25,6 +25,8 @@ export interface FamilyImage {
 
 export interface FamilyOptions {
   outputDirectory: string;
+  /** What reading the files found (reported with the images' own problems, at once). */
+  fileProblem?: UsageError;
   imageNames: string[];
   noSkip: boolean;
   env: NodeJS.ProcessEnv;
@@ -32,10 +34,11 @@ export interface FamilyOptions {
 
 /** Turn every selected image into a checked build; every problem of every image is reported at once (exit 2). */
 export async function planFamily(specs: ImageSpec[], options: FamilyOptions): Promise<FamilyImage[]> {
-  const problems: UsageError[] = [];
+  const problems: UsageError[] = options.fileProblem ? [options.fileProblem] : [];
   const known = new Set(specs.map((s) => s.name));
+  // (An image whose entries had problems is not known: no second complaint about its name.)
   for (const wanted of options.imageNames)
-    if (!known.has(wanted))
+    if (!known.has(wanted) && !options.fileProblem)
       problems.push(
         new UsageError('unknown-image', `--image-name ${wanted}: no such image in the files`, {
           hint: `the images are: ${[...known].join(', ')}`,

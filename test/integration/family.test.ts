@@ -55,6 +55,7 @@ beforeAll(async () => {
     'install.d': { '60-family-mark': hookScript('echo "${DIB_FAMILY_MARK:-unset} ${DIB_FAMILY_ONLY_B:-unset}" > /etc/family-mark') },
   });
   writeTree(join(elements, 'fam-fail'), { 'install.d': { '70-fail-on-purpose': hookScript('echo "failing on purpose" >&2; exit 3') } });
+  writeTree(join(elements, 'fam-slow'), { 'install.d': { '60-take-a-while': hookScript('sleep 300') } });
   await ensureCachedBaseTree(SHARED, env, out);
 }, 1_800_000);
 afterAll(() => {
@@ -150,6 +151,35 @@ describe('diskimage-builder builds a family at once', () => {
     expect(await run.exited).toBe(130);
     expect(readdirSync(out).filter((n) => n.startsWith('int-') && !n.endsWith('.log'))).toEqual([]);
     expect(readManifest(manifest).images.map((i) => i.status)).toEqual(['interrupted', 'interrupted']);
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
+    expect(tempLeftovers()).toEqual([]);
+  });
+
+  it('--stop-on-failure: the first failure stops the other build cleanly (interrupted, no output), exit 1', async () => {
+    const file = join(root, 'stop.yaml');
+    const cache = newCache('cache-interrupt');
+    writeFileSync(
+      file,
+      [
+        `- imagename: stop-slow\n  skip-base: true\n  image-cache: ${cache}\n  types: [tar]\n  elements: [debian-minimal, fam-slow]\n`,
+        `- imagename: stop-fail\n  skip-base: true\n  image-cache: ${cache}\n  types: [tar]\n  elements: [debian-minimal, fam-fail]\n`,
+      ].join(''),
+    );
+    const manifest = join(out, 'stop.json');
+    const r = await runCli(
+      'diskimage-builder',
+      ['-j', '2', '--stop-on-failure', '--output-directory', out, '--manifest', manifest, file],
+      env,
+      {
+        timeout: 1_200_000,
+      },
+    );
+    expect(r.status).toBe(1);
+    expect(readManifest(manifest).images.map((i) => [i.name, i.status])).toEqual([
+      ['stop-slow', 'interrupted'],
+      ['stop-fail', 'failed'],
+    ]);
+    expect(readdirSync(out).filter((n) => n.startsWith('stop-') && !n.endsWith('.log'))).toEqual([]);
     expect(findLeaks(root)).toEqual(NO_LEAKS);
     expect(tempLeftovers()).toEqual([]);
   });
