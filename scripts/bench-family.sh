@@ -9,7 +9,7 @@
 # The family (bookworm, qcow2 unless said):
 #   fam-minimal   debian-minimal vm
 #   fam-app       debian-minimal vm bench-fam, with BENCH_FAM_VALUE in its environment, -t qcow2,tar
-#   fam-cloud     debian-minimal vm growroot cloud-init-datasources
+#   fam-cloud     debian-minimal vm growroot cloud-init-datasources (datasources ConfigDrive, OpenStack)
 # Both tools first build the family once (warm-up, not timed): DIB's debootstrap tarball and apt caches,
 # our download caches and phase cache are then warm. Scenarios per repetition:
 #   dib-family        upstream, the three images one after another (its best warm settings)
@@ -50,6 +50,7 @@ cat > "$work/family.yaml" <<EOF
   elements: [debian-minimal, vm, bench-fam]
 - imagename: fam-cloud
   image-cache: $work/cache-ours
+  environment: {DIB_CLOUD_INIT_DATASOURCES: "ConfigDrive, OpenStack"}
   elements: [debian-minimal, vm, growroot, cloud-init-datasources]
 EOF
 
@@ -59,14 +60,14 @@ dib_one() { # name types elements... (DIB 3.13 has no diskimage-builder command:
     env ELEMENTS_PATH="$work/elements" DIB_IMAGE_CACHE="$work/cache-dib" DIB_RELEASE=bookworm \
         DIB_DISTRIBUTION_MIRROR="$main_mirror" DIB_DEBIAN_SECURITY_MIRROR="$security_mirror" \
         DIB_DEBIAN_SECURITY_SUBPATH=-security DIB_DEBOOTSTRAP_CACHE=1 DIB_DEBIAN_USE_DEBOOTSTRAP_CACHE=1 \
-        BENCH_FAM_VALUE="${BENCH_FAM_VALUE:-}" \
+        BENCH_FAM_VALUE="${BENCH_FAM_VALUE:-}" DIB_CLOUD_INIT_DATASOURCES="${DIB_CLOUD_INIT_DATASOURCES:-}" \
         "$repo/scripts/upstream-dib.sh" -t "$types" -o "$work/out-dib/$name" "$@"
 }
 
 dib_family() {
     dib_one fam-minimal qcow2 debian-minimal vm
     BENCH_FAM_VALUE=family dib_one fam-app qcow2,tar debian-minimal vm bench-fam
-    dib_one fam-cloud qcow2 debian-minimal vm growroot cloud-init-datasources
+    DIB_CLOUD_INIT_DATASOURCES="ConfigDrive, OpenStack" dib_one fam-cloud qcow2 debian-minimal vm growroot cloud-init-datasources
 }
 
 ours_family() { # extra diskimage-builder options

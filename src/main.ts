@@ -6,6 +6,9 @@ import { debugRequested } from './config/settings.js';
 export type CommandName = 'element-info' | 'disk-image-create' | 'image-verify' | 'diskimage-builder';
 
 export async function main(command: CommandName, argv: string[]): Promise<never> {
+  // Whoever reads our output may be gone (the family command died): a build still unwinds to the end.
+  process.stderr.on('error', () => undefined);
+  process.stdout.on('error', () => undefined);
   const log = new Logger();
   log.addSink(new HumanSink(stderrLineWriter, { color: useColor() }));
   const debug = debugRequested(argv);

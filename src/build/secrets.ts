@@ -71,6 +71,14 @@ export class SecretPolicy {
     return SECRET_WORDS.some((word) => parts.some((_, i) => word.every((w, j) => parts[i + j] === w)));
   }
 
+  /**
+   * `env` as it may be shown (a dry run, a manifest): secret variables' values, and any value equal to a
+   * known secret, as `***` — by name too, so a weak or unscanned value is never shown either.
+   */
+  redacted(env: Readonly<Record<string, string>>, secrets: readonly string[] = []): Record<string, string> {
+    return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, this.isSecret(k) || secrets.includes(v) ? '***' : v]));
+  }
+
   /** The secret values in `env` (redacted everywhere, scanned for in the image). */
   values(env: Readonly<Record<string, string | undefined>>): string[] {
     return [

@@ -23,7 +23,7 @@ import { killProcessesRootedIn } from '../target/processes.js';
 import { restoreResolvConf, swapInResolvConf } from '../target/resolv-conf.js';
 import { type CacheInputs, expandVariables, isShareable, isUncacheable } from './inputs.js';
 import { filesWithSecrets } from '../build/secrets.js';
-import { type Manifest, environmentEntries, explainDifference, manifestKey, sha256 } from './manifest.js';
+import { type Manifest, VOLATILE_VARIABLES, environmentEntries, explainDifference, manifestKey, sha256 } from './manifest.js';
 import { type HooksDelta, type OutputsEntry, type StepEntry, StepStore, entryId } from './store.js';
 import { aptSuiteFingerprint } from './world.js';
 
@@ -219,6 +219,14 @@ class LayeredTree implements BuildTree {
       const stdout = await body();
       await this.leave();
       const hooks = hooksBefore && (await this.hooksDelta(hooksBefore));
+      // Another image's hooks tree differs: a shared step's copies of changed files would overwrite its own.
+      if (hooks && 'shared' in manifest) {
+        this.breakChain(
+          desc,
+          `a shareable step changed $TMP_HOOKS_PATH (${desc.hooks.map((h) => h.name).join(', ')}); not stored, the rest runs uncached`,
+        );
+        return stdout;
+      }
       for (const row of ctx.hookTimings.slice(firstRow)) row.cache = 'miss';
       // A secret value in an intermediate tree would outlive the build in the cache: not stored.
       const secrets = await filesWithSecrets(ctx.runner, [this.upper!, ...(hooks ? [hooks.tar] : [])], ctx.secrets);
@@ -343,8 +351,13 @@ class LayeredTree implements BuildTree {
     for (const f of ctx.plan.environmentFiles.filter((e) => owners.includes(e.element)))
       m[`envfile ${f.name}`] = fileDigest(join(ctx.hooksDir, 'environment.d', f.name));
     const declared = owners.flatMap((o) => this.inputs.byElement[o] ?? { env: [], paths: [] });
-    for (const name of ['ARCH', ...declared.flatMap((d) => d.env)].sort())
-      m[`sourced env ${name}`] = this.sourced[name] === undefined ? 'unset' : sha256(this.sourced[name]);
+    const names = new Set(['ARCH', ...declared.flatMap((d) => d.env)]);
+    // What any environment.d exports outside the DIB_* settings (PATH, APT_CONFIG, a proxy, ...) steers
+    // the tools every hook runs: keyed whoever exports it.
+    for (const [k, v] of Object.entries(this.sourced))
+      if (!k.startsWith('DIB_') && !VOLATILE_VARIABLES.has(k) && ctx.env[k] !== v) names.add(k);
+    const values = normalised(this.sourced, { TMP_BUILD_DIR: ctx.workDir, IMAGE_NAME: ctx.outputStem });
+    for (const name of [...names].sort()) m[`sourced env ${name}`] = values[name] === undefined ? 'unset' : sha256(values[name]);
     for (const path of declared.flatMap((d) => d.paths)) m[`input ${path}`] = this.globals[`input ${path}`];
     for (const suite of this.inputs.aptSuites.filter((a) => owners.includes(a.element))) {
       const label = `world ${expandVariables(suite.mirror, this.sourced)} ${expandVariables(suite.suite, this.sourced)}`;

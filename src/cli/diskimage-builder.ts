@@ -4,7 +4,8 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { assertWritableDirectory } from '../core/fs.js';
 import yargs from 'yargs';
-import { InterruptedError, UsageError } from '../core/errors.js';
+import { errorMessage } from '../core/cleanup-stack.js';
+import { BuildError, InterruptedError, UsageError } from '../core/errors.js';
 import { Runner, baseEnvironment } from '../core/exec.js';
 import type { Logger } from '../core/log.js';
 import { installSignalHandlers } from '../core/signals.js';
@@ -37,7 +38,7 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
     .option('skip', {
       type: 'boolean',
       default: true,
-      describe: 'skip an image whose output files all exist (TripleO); --no-skip builds it anyway',
+      describe: "skip an image whose output files all exist (TripleO's rule, both formats); --no-skip builds it anyway",
     })
     .option('manifest', { type: 'string', describe: 'write the JSON artifact manifest of the family to FILE' })
     .parserConfiguration({ 'camel-case-expansion': false })
@@ -59,10 +60,6 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
   loaded.warnings.forEach((w) => log.warn(w));
   const outputDirectory = resolve(args['output-directory']);
   const manifest = args.manifest ? resolve(args.manifest) : undefined;
-  if (!args['dry-run']) {
-    mkdirSync(outputDirectory, { recursive: true });
-    if (manifest) assertWritableDirectory(manifest, '--manifest');
-  }
   const images = await planFamily(loaded.images, {
     outputDirectory,
     fileProblem: loaded.problem,
@@ -78,6 +75,14 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
     throw new UsageError('not-root', 'diskimage-builder must run as root (each image is a disk-image-create build)', {
       hint: 'run it with sudo',
     });
+  if (manifest) assertWritableDirectory(manifest, '--manifest');
+  try {
+    mkdirSync(outputDirectory, { recursive: true });
+  } catch (error) {
+    throw new UsageError('invalid-output', `cannot make the output directory ${outputDirectory}: ${errorMessage(error)}`, {
+      hint: 'give --output-directory a directory that exists or can be made',
+    });
+  }
 
   const chosen = chooseJobs(images.filter((i) => !i.skip).length);
   const jobs = args.jobs ?? chosen.jobs;
@@ -86,7 +91,9 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
   const runner = new Runner(log, guard.signal, baseEnvironment());
   const write = (text: string) => process.stderr.write(text);
   const progress = newProgress(images);
-  const view: FamilyView = process.stderr.isTTY && !process.env.NO_COLOR ? new LiveView(progress, write) : new PlainView(write);
+  const view: FamilyView = process.stderr.isTTY ? new LiveView(progress, write) : new PlainView(write);
+  // Our own lines (a warning, "interrupted, cleaning up") go above the view, not through it.
+  log.console?.redirect((line) => view.print(line));
   try {
     await runFamily(runner, progress, {
       jobs,
@@ -96,12 +103,21 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
     });
   } finally {
     view.close();
+    log.console?.redirect(undefined);
     guard.dispose();
   }
   write(renderSummary(progress));
   if (manifest) {
-    writeArtifactManifest(manifest, { images: progress.map((p) => p.record!) });
-    log.info(`manifest: ${manifest}`);
+    try {
+      writeArtifactManifest(manifest, { images: progress.map((p) => p.record!) });
+      log.info(`manifest: ${manifest}`);
+    } catch (error) {
+      if (guard.received) log.warn(`cannot write the manifest ${manifest}: ${errorMessage(error)}`);
+      else
+        throw new BuildError(`cannot write the manifest ${manifest}: ${errorMessage(error)}`, {
+          hint: 'the images are built; their outputs are in place',
+        });
+    }
   }
   if (guard.received) throw new InterruptedError(guard.received);
   const failed = progress.filter((p) => p.state === 'failed' || p.state === 'interrupted' || p.state === 'not-started');

@@ -253,6 +253,8 @@ export class Runner {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
       reject: false,
       buffer: false,
+      // SIGTERM only: the child unwinds its build (unmounts, loop devices) however long that takes.
+      forceKillAfterDelay: false,
     });
     const streams = [
       ['stdout', child.stdout],
@@ -269,7 +271,11 @@ export class Runner {
         }),
     );
     const done = child.then(async (result) => {
-      await Promise.all(closed);
+      // A process the child left behind may hold its pipes open: read what is there, then let go.
+      let linger: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(closed), new Promise<void>((r) => (linger = setTimeout(r, 2000)))]);
+      clearTimeout(linger);
+      for (const [, stream] of streams) stream?.destroy();
       return { status: typeof result.exitCode === 'number' ? result.exitCode : null, signal: result.signal ?? null };
     });
     return {

@@ -36,6 +36,7 @@ export function lstatIfExists(path: string): Stats | undefined {
 export function assertWritableDirectory(file: string, flag: string): void {
   try {
     accessSync(dirname(file), constants.W_OK);
+    if (lstatSync(file, { throwIfNoEntry: false })?.isDirectory()) throw Object.assign(new Error('a directory'), { code: 'EISDIR' });
   } catch (error) {
     throw new UsageError('invalid-output', `cannot write ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)})`, {
       hint: `give ${flag} a path in an existing, writable directory`,

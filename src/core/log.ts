@@ -1,6 +1,6 @@
 // One event stream (steps, hooks, commands, warnings) with a human and an NDJSON renderer.
 import { shellQuote } from './text.js';
-import { appendFileSync, openSync, closeSync, writeSync } from 'node:fs';
+import { appendFileSync, openSync, closeSync, fstatSync, writeSync } from 'node:fs';
 
 export type LogEvent =
   | { type: 'info'; message: string }
@@ -109,6 +109,11 @@ export class Logger {
 /** Human lines on stderr (or a log file), nested by step, optionally timestamped. */
 export class HumanSink implements LogSink {
   private depth = 0;
+  private redirected?: (line: string) => void;
+  /** Send lines elsewhere for a while (above a live view); undefined restores the writer. */
+  redirect(out: ((line: string) => void) | undefined): void {
+    this.redirected = out;
+  }
   /** Quiet: only warnings reach this sink (DIB_QUIET, or --logfile without DIB_QUIET). */
   quiet = false;
   constructor(
@@ -120,7 +125,7 @@ export class HumanSink implements LogSink {
     const line = this.render(event);
     if (line === undefined || (this.quiet && !['warning', 'notice', 'break', 'timings'].includes(event.type))) return;
     const stamp = this.options.timestamps ? `${event.time.replace('T', ' ').replace('Z', '')} | ` : '';
-    for (const l of line.split('\n')) this.out(`${stamp}${'  '.repeat(Math.max(0, this.depth))}${l}`);
+    for (const l of line.split('\n')) (this.redirected ?? this.out)(`${stamp}${'  '.repeat(Math.max(0, this.depth))}${l}`);
     if (event.type === 'step-start') this.depth++;
   }
 
@@ -211,7 +216,14 @@ export class NdjsonSink implements LogSink {
     this.fd = inherited ?? openSync(path, 'a');
   }
   write(event: LogEvent & { time: string }): void {
-    writeSync(this.fd, JSON.stringify(event) + '\n');
+    if (this.fd < 0) return;
+    try {
+      writeSync(this.fd, JSON.stringify(event) + '\n');
+    } catch (error) {
+      // The reader of a handed-over descriptor went away (EPIPE): the build goes on (and unwinds) without it.
+      if (this.owned) throw error;
+      this.fd = -1;
+    }
   }
   close(): void {
     if (this.owned) closeSync(this.fd);
@@ -222,7 +234,14 @@ export class NdjsonSink implements LogSink {
 export function inheritedDescriptor(path: string): number | undefined {
   if (path === '-') return 2;
   const m = /^\/dev\/fd\/(\d+)$/.exec(path);
-  return m ? Number(m[1]) : undefined;
+  if (!m) return undefined;
+  // Only a pipe or socket handed over is written as it is; anything else is opened again by its name.
+  try {
+    const st = fstatSync(Number(m[1]));
+    return st.isSocket() || st.isFIFO() ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function fileLineWriter(path: string): (line: string) => void {

@@ -5,7 +5,10 @@ import { OUTPUT_TYPES } from '../output/types.js';
 import type { Entry, FormatResult, ImageSpec, Problem } from './image-files.js';
 
 /** An output file name: no directory part, not `.` or `..` (outputs go to the family's output directory). */
-export const IMAGE_NAME_SCHEMA = { type: 'string', pattern: '^(?!\\.\\.?$)[^/\\u0000]+$' };
+// A plain file name in the output directory: printable, no path, no leading dot or dash, not too long.
+export const IMAGE_NAME_SCHEMA = { type: 'string', pattern: '^[A-Za-z0-9_][A-Za-z0-9._+-]{0,199}$' };
+/** A file name extension (TripleO's imageext): no path, no control characters. */
+export const EXTENSION_SCHEMA = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$' };
 export const STRING_LIST_SCHEMA = { type: 'array', items: { type: 'string' } };
 /** Environment-like maps: scalar values, stringified (`DIB_IMAGE_SIZE: 6` is "6"). */
 export const SCALAR_MAP_SCHEMA = { type: 'object', additionalProperties: { type: ['string', 'number', 'boolean'] } };

@@ -48,15 +48,26 @@ export async function planFamily(specs: ImageSpec[], options: FamilyOptions): Pr
   const images: FamilyImage[] = [];
   for (const spec of selected) {
     const stem = resolve(options.outputDirectory, spec.outputName);
-    const flags = [...spec.flags];
-    const ownLog = flagValue(flags, '--logfile');
-    const logPath = ownLog ? resolve(ownLog) : `${stem}.log`;
-    if (!ownLog) flags.push('--logfile', logPath);
-    const argv = [...flags, '-o', stem, ...spec.elements];
+    // `--`: an element is never taken for a flag, whatever its name.
+    let argv = [...spec.flags, '-o', stem, '--', ...spec.elements];
     const env = { ...stringEnv(options.env), ...spec.env };
     try {
       const config = await parseDiskImageCreateArgs(argv, env);
       if (config === 'help' || config === 'version') throw new UsageError('usage', `--help/--version in the options of an image`);
+      // Flags that make disk-image-create do something other than build this image (or that the family sets).
+      const foreign = [
+        config.cleanupStale && '--cleanup-stale',
+        config.cachePrune && '--cache-prune',
+        config.eventsFile && '--events',
+        config.manifest && '--manifest',
+        config.verify && '--verify',
+      ].filter(Boolean);
+      if (foreign.length)
+        throw new UsageError('usage', `${foreign.join(', ')} in the options of an image`, {
+          hint: 'diskimage-builder builds each image and writes the events and the manifest itself: remove them from the image file',
+        });
+      const logPath = config.logfile || `${stem}.log`;
+      if (!config.logfile) argv = [...spec.flags, '--logfile', logPath, '-o', stem, '--', ...spec.elements];
       const prepared = prepareBuild(config, { argv, env });
       const skip =
         !options.noSkip && spec.expectedFiles.length > 0 && spec.expectedFiles.every((f) => existsSync(join(options.outputDirectory, f)));
@@ -85,8 +96,8 @@ export async function planFamily(specs: ImageSpec[], options: FamilyOptions): Pr
 /** One line per image for --dry-run: its command line, then what its plan holds. */
 export function describeFamilyImage(image: FamilyImage): string {
   const { plan, outputs } = image.prepared;
-  const envText = Object.entries(image.spec.env)
-    .map(([k, v]) => `${k}=${shellQuote(isSecretValue(image, v) ? '***' : v)} `)
+  const envText = Object.entries(shownEnvironment(image))
+    .map(([k, v]) => `${k}=${shellQuote(v)} `)
     .join('');
   const hooks = plan.phases.filter((p) => p.hooks.length).map((p) => `${p.phase.dir} ${p.hooks.length}`);
   return [
@@ -98,9 +109,9 @@ export function describeFamilyImage(image: FamilyImage): string {
   ].join('\n');
 }
 
-/** A value the image's secret policy redacts (passwords in its environment). */
-export function isSecretValue(image: FamilyImage, value: string): boolean {
-  return image.prepared.secrets.includes(value);
+/** The image's own environment as it may be shown: secret variables (by name, or by value) as `***`. */
+export function shownEnvironment(image: FamilyImage): Record<string, string> {
+  return image.prepared.secretPolicy.redacted(image.spec.env, image.prepared.secrets);
 }
 
 function asProblems(error: unknown, spec: ImageSpec): UsageError[] {
@@ -114,15 +125,6 @@ function asProblems(error: unknown, spec: ImageSpec): UsageError[] {
         details: p instanceof DibError ? p.details : [],
       }),
   );
-}
-
-function flagValue(argv: string[], flag: string): string | undefined {
-  let value: string | undefined;
-  argv.forEach((a, i) => {
-    if (a === flag) value = argv[i + 1];
-    else if (a.startsWith(`${flag}=`)) value = a.slice(flag.length + 1);
-  });
-  return value;
 }
 
 function stringEnv(env: NodeJS.ProcessEnv): Record<string, string> {

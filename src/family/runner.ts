@@ -1,15 +1,17 @@
 // Build a family: each image an isolated disk-image-create (its own process, environment, log, lock and
 // work directory), up to `jobs` at once, on the shared caches (the phase cache computes a shared step once).
-import { existsSync, mkdtempSync, readFileSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { safeRemoveTree } from '../core/fs.js';
+import { errorMessage } from '../core/cleanup-stack.js';
+import { imageRecord } from '../build/artifact-record.js';
 import type { Runner } from '../core/exec.js';
 import type { LogEvent } from '../core/log.js';
-import { type ImageRecord, type ImageStatus, describeFiles } from '../output/artifacts.js';
+import type { ImageRecord, ImageStatus } from '../output/artifacts.js';
 import type { FamilyImage } from './plan.js';
-import { isSecretValue } from './plan.js';
+import { shownEnvironment } from './plan.js';
 
 export type ImageState = 'waiting' | 'running' | ImageStatus;
 
@@ -58,15 +60,22 @@ export async function runFamily(runner: Runner, progress: ImageProgress[], optio
     const worker = async () => {
       while (!stopping && !options.signal.aborted && next < progress.length) {
         const p = progress[next++];
-        if (p.image.skip) {
-          await recordSkipped(p);
-          options.onChange(p, 'skipped');
-          continue;
+        try {
+          if (p.image.skip) {
+            await recordSkipped(p);
+            options.onChange(p, 'skipped');
+            continue;
+          }
+          const child = startImage(runner, p, join(records, `${next}.json`), options.onChange);
+          running.add(child);
+          await child.done;
+          running.delete(child);
+        } catch (error) {
+          // One image's trouble (its outputs unreadable, say) is that image's failure; the others go on.
+          p.state = 'failed';
+          p.error = errorMessage(error);
+          options.onChange(p, 'failed');
         }
-        const child = startImage(runner, p, join(records, `${next}.json`), options.onChange);
-        running.add(child);
-        await child.done;
-        running.delete(child);
         if (p.state === 'failed' && options.stopOnFailure) stopAll();
       }
     };
@@ -76,7 +85,7 @@ export async function runFamily(runner: Runner, progress: ImageProgress[], optio
     safeRemoveTree(records);
   }
   for (const p of progress) if (p.state === 'waiting') p.state = 'not-started';
-  for (const p of progress) p.record ??= baseRecord(p, []);
+  for (const p of progress) p.record ??= await baseRecord(p, false);
 }
 
 function startImage(runner: Runner, p: ImageProgress, recordPath: string, onChange: RunFamilyOptions['onChange']) {
@@ -91,7 +100,7 @@ function startImage(runner: Runner, p: ImageProgress, recordPath: string, onChan
       else stderr.push(line);
     },
   });
-  const done = child.done.then(({ status, signal }) => {
+  const done = child.done.then(async ({ status, signal }) => {
     p.seconds = (Date.now() - p.started!) / 1000;
     const record = readRecord(recordPath);
     p.state = status === 0 ? (record?.status === 'reused' ? 'reused' : 'built') : status === 130 || signal ? 'interrupted' : 'failed';
@@ -101,7 +110,7 @@ function startImage(runner: Runner, p: ImageProgress, recordPath: string, onChan
       // The child's own log ends before its error is printed: add it, so NAME.log alone tells the story.
       if (errorAt >= 0) appendLog(p.image.logPath, stderr.slice(errorAt));
     }
-    p.record = { ...(record ?? baseRecord(p, [])), ...familyFields(p) };
+    p.record = { ...(record ?? (await baseRecord(p, false))), ...familyFields(p) };
     onChange(p, p.state);
   });
   return { terminate: (signal?: NodeJS.Signals) => child.terminate(signal), done };
@@ -143,18 +152,11 @@ function followEvent(p: ImageProgress, line: string, onChange: RunFamilyOptions[
 /** TripleO's rule: the outputs are there, so the image is not built; they are still described in the manifest. */
 async function recordSkipped(p: ImageProgress): Promise<void> {
   p.state = 'skipped';
-  const files = p.image.prepared.outputs.filter((o) => existsSync(o.path)).map((o) => ({ path: o.path, format: o.type.name }));
-  p.record = baseRecord(p, await describeFiles(files));
+  p.record = await baseRecord(p, true);
 }
 
-function baseRecord(p: ImageProgress, files: ImageRecord['files']): ImageRecord {
-  return {
-    name: p.image.spec.name,
-    elements: [...p.image.prepared.requested],
-    expandedElements: p.image.prepared.plan.elements.map((e) => e.name),
-    files,
-    ...familyFields(p),
-  };
+async function baseRecord(p: ImageProgress, withFiles: boolean): Promise<ImageRecord> {
+  return { ...(await imageRecord(p.image.prepared, p.image.spec.name, withFiles)), ...familyFields(p) };
 }
 
 /** What the family knows better than the child: the state, time, log, and the image's own settings. */
@@ -169,8 +171,8 @@ function familyFields(p: ImageProgress): Partial<ImageRecord> & Pick<ImageRecord
       format: image.spec.format,
       arch: image.config.arch,
       types: [...image.config.imageTypes],
-      flags: image.argv.slice(0, image.argv.length - image.spec.elements.length),
-      environment: Object.fromEntries(Object.entries(image.spec.env).map(([k, v]) => [k, isSecretValue(image, v) ? '***' : v])),
+      flags: image.argv.slice(0, image.argv.indexOf('--')),
+      environment: shownEnvironment(image),
     },
     log: p.state === 'skipped' || status === 'not-started' ? null : image.logPath,
     cache: p.hits + p.misses ? { hits: p.hits, misses: p.misses } : undefined,

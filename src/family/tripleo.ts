@@ -2,7 +2,7 @@
 // the images; several files merge by imagename; `options` are shell-split into disk-image-create flags.
 import { parse as shellSplit } from 'shell-quote';
 import { scalarText } from '../core/text.js';
-import { IMAGE_NAME_SCHEMA, SCALAR_MAP_SCHEMA, STRING_LIST_SCHEMA, extensionOf, stringMap } from './dib-format.js';
+import { EXTENSION_SCHEMA, IMAGE_NAME_SCHEMA, SCALAR_MAP_SCHEMA, STRING_LIST_SCHEMA, extensionOf, stringMap } from './dib-format.js';
 import type { Entry, FormatResult, ImageSpec, Problem } from './image-files.js';
 
 /** Only `disk_images` is read; other top-level keys are ignored without a word, as TripleO does. */
@@ -20,7 +20,7 @@ export const TRIPLEO_ENTRY_SCHEMA = {
     // Default: the host's architecture, which is disk-image-create's default too (so no -a).
     arch: STRING,
     type: STRING,
-    imageext: STRING,
+    imageext: EXTENSION_SCHEMA,
     builder: STRING,
     skip_base: { type: 'boolean' },
     docker_target: STRING,

@@ -32,7 +32,8 @@ export class LiveView implements FamilyView {
   constructor(
     private readonly progress: ImageProgress[],
     private readonly out: (text: string) => void,
-    private readonly width = process.stderr.columns || 100,
+    /** Fixed terminal size (tests); otherwise read at every redraw (the terminal may be resized). */
+    private readonly size?: { columns: number; rows: number },
   ) {
     this.timer = setInterval(() => this.draw(), 1000);
     this.draw();
@@ -61,8 +62,16 @@ export class LiveView implements FamilyView {
   }
   private draw(): void {
     this.erase();
+    const columns = this.size?.columns ?? (process.stderr.columns || 100);
+    const rows = this.size?.rows ?? (process.stderr.rows || 24);
     const name = Math.max(5, ...this.progress.map((p) => p.image.spec.name.length));
-    const lines = this.progress.map((p) => progressLine(p, name).slice(0, this.width - 1));
+    // More images than the terminal has rows: the running and failed ones first, then a count of the rest
+    // (cursor-up cannot reach above the screen's top).
+    const order = [...this.progress].sort((a, b) => rank(a) - rank(b));
+    const room = Math.max(1, rows - 2);
+    const shown = order.length > room + 1 ? order.slice(0, room) : order;
+    const lines = shown.map((p) => progressLine(p, name).slice(0, columns - 1));
+    if (shown.length < order.length) lines.push(`... and ${order.length - shown.length} more`);
     this.out(lines.map((l) => `\x1b[2K${l}\n`).join(''));
     this.drawn = lines.length;
   }
@@ -81,6 +90,11 @@ export class PlainView implements FamilyView {
     this.out(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
   }
   close(): void {}
+}
+
+/** Running and failed images first (what a narrow terminal must show), then the others in their order. */
+function rank(p: ImageProgress): number {
+  return p.state === 'running' || p.state === 'failed' ? 0 : 1;
 }
 
 function progressLine(p: ImageProgress, width: number): string {

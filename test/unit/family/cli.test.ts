@@ -69,7 +69,7 @@ describe('diskimage-builder before building', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain(
-      `DIB_MY_MARK='x y' disk-image-create -t qcow2,tar --logfile ${join(out, 'a.log')} -o ${join(out, 'a')} debian-minimal vm`,
+      `DIB_MY_MARK='x y' disk-image-create -t qcow2,tar --logfile ${join(out, 'a.log')} -o ${join(out, 'a')} -- debian-minimal vm`,
     );
     expect(r.stdout).toContain(`disk-image-create -t qcow2 '--mkfs-options=-m 1' --logfile ${join(out, 'b.log')}`);
     expect(r.stdout).toMatch(/elements \(\d+\): .*debootstrap/);
@@ -86,6 +86,27 @@ describe('diskimage-builder before building', () => {
     expect(skipped.stdout).toContain('a (skipped: its outputs exist; --no-skip builds it):');
     const built = await runCli('diskimage-builder', ['--dry-run', '--no-skip', '--output-directory', out, file]);
     expect(built.stdout).toMatch(/^a:$/m);
+  });
+
+  it('an image whose options would make disk-image-create do something else (--cleanup-stale, --events): exit 2 naming them', async () => {
+    const { file } = family(
+      'foreign',
+      `disk_images:\n  - imagename: a\n    distro: debian-minimal\n    elements: [vm]\n    options: ["--cleanup-stale", "--events /tmp/x"]\n`,
+    );
+    const r = await runCli('diskimage-builder', ['--dry-run', file]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('image a (');
+    expect(r.stderr).toContain('--cleanup-stale, --events in the options of an image');
+  });
+
+  it("a secret in an image's environment is *** in --dry-run, whatever its length, also with clear (-c)", async () => {
+    const { file } = family(
+      'secret',
+      '- imagename: a\n  environment: {DIB_DEV_USER_PASSWORD: "hunter2-long-enough", MY_API_TOKEN: abc}\n  clear: true\n  elements: [debian-minimal, vm]\n',
+    );
+    const r = await runCli('diskimage-builder', ['--dry-run', file]);
+    expect(r.stdout).toContain("DIB_DEV_USER_PASSWORD='***' MY_API_TOKEN='***' disk-image-create");
+    expect(r.stdout + r.stderr).not.toContain('hunter2');
   });
 
   it('-j 0 is a usage error', async () => {

@@ -50,7 +50,7 @@ describe('views', () => {
   it('on a terminal: one line per image, redrawn in place (cursor up over the previous drawing), a printed line stays above', () => {
     let screen = '';
     const all = [progress('alpha', { state: 'running', phase: 'install', step: 'my-el/60-app', started: Date.now() }), progress('b')];
-    const view = new LiveView(all, (t) => (screen += t), 80);
+    const view = new LiveView(all, (t) => (screen += t), { columns: 80, rows: 24 });
     view.print('a message');
     view.close();
     const drawings = screen.split('\x1b[2A\x1b[J');
@@ -58,6 +58,20 @@ describe('views', () => {
     expect(screen).toContain('a message\n');
     expect(screen).toMatch(/alpha {2}running +\d+\.\ds {2}cache +0\/0 +install my-el\/60-app/);
     expect(screen).toMatch(/\n\x1b\[2Kb +waiting/);
+  });
+});
+
+describe('the live view on a small terminal', () => {
+  it('more images than rows: the running and failed ones shown first, then how many more; every line fits the width', () => {
+    let screen = '';
+    const all = Array.from({ length: 10 }, (_, i) => progress(`image-${i}`, i === 7 ? { state: 'running', started: Date.now() } : {}));
+    const view = new LiveView(all, (t) => (screen += t), { columns: 30, rows: 6 });
+    view.close();
+    const last = screen.split('\x1b[J').at(-1)!.split('\n').filter(Boolean);
+    expect(last).toHaveLength(5);
+    expect(last[0]).toContain('image-7');
+    expect(last.at(-1)).toBe('\x1b[2K... and 6 more');
+    for (const line of last) expect(line.replace('\x1b[2K', '').length).toBeLessThan(30);
   });
 });
 
