@@ -93,7 +93,10 @@ function startImage(runner: Runner, p: ImageProgress, recordPath: string, onChan
   p.started = Date.now();
   onChange(p, 'started');
   const stderr: string[] = [];
-  const child = runner.supervise([process.execPath, CLI, ...p.image.argv, '--events', '/dev/fd/3', '--manifest', recordPath], {
+  // Our flags go before the `--` that ends the image's options (its elements follow it).
+  const end = p.image.argv.indexOf('--');
+  const argv = [...p.image.argv.slice(0, end), '--events', '/dev/fd/3', '--manifest', recordPath, ...p.image.argv.slice(end)];
+  const child = runner.supervise([process.execPath, CLI, ...argv], {
     env: p.image.env,
     onLine: (stream, line) => {
       if (stream === 'fd3') followEvent(p, line, onChange);
@@ -106,7 +109,16 @@ function startImage(runner: Runner, p: ImageProgress, recordPath: string, onChan
     p.state = status === 0 ? (record?.status === 'reused' ? 'reused' : 'built') : status === 130 || signal ? 'interrupted' : 'failed';
     if (status !== 0) {
       const errorAt = stderr.findIndex((l) => l.startsWith('error: '));
-      p.error = errorAt >= 0 ? stderr[errorAt].slice('error: '.length) : (stderr.at(-1) ?? `exit ${status ?? signal}`);
+      // The error line and its details (several problems are listed below it), up to the hint.
+      const hintAt = stderr.findIndex((l, i) => i > errorAt && l.startsWith('hint: '));
+      p.error =
+        errorAt >= 0
+          ? stderr
+              .slice(errorAt, hintAt < 0 ? undefined : hintAt)
+              .map((l) => l.trim())
+              .join(' ')
+              .slice('error: '.length)
+          : (stderr.at(-1) ?? `exit ${status ?? signal}`);
       // The child's own log ends before its error is printed: add it, so NAME.log alone tells the story.
       if (errorAt >= 0) appendLog(p.image.logPath, stderr.slice(errorAt));
     }
