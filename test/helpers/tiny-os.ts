@@ -1,6 +1,7 @@
 // tiny-os: an operating-system element that unpacks the cached debootstrap tree and installs nothing —
 // a chroot-able root in seconds, for integration tests about the engine rather than about Debian.
-import { readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './cli.js';
 import type { TreeSpec } from './tree.js';
@@ -31,4 +32,15 @@ export async function ensureCachedBaseTree(cache: string, env: Record<string, st
     },
   );
   if (r.status !== 0) throw new Error(`could not make the cached base tree:\n${r.stderr.slice(-2000)}`);
+}
+
+/**
+ * An image cache of its own (so phase cache hits and misses are exact), with the shared test cache's
+ * debootstrap tarball and .deb pool linked in.
+ */
+export function newImageCache(shared: string, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  for (const f of readdirSync(shared).filter((n) => n.startsWith('debootstrap-'))) execFileSync('cp', ['-al', join(shared, f), dir]);
+  if (existsSync(join(shared, 'apt'))) execFileSync('cp', ['-al', join(shared, 'apt'), dir]);
+  return dir;
 }

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { REPO, runCli, spawnUntil } from '../helpers/cli.js';
 import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
-import { ensureCachedBaseTree, hookScript } from '../helpers/tiny-os.js';
+import { ensureCachedBaseTree, hookScript, newImageCache } from '../helpers/tiny-os.js';
 import { writeTree } from '../helpers/tree.js';
 
 const SHARED = process.env.DIB_TS_TEST_CACHE ?? '/var/tmp/dib-ts-test-cache';
@@ -32,14 +32,7 @@ interface Manifest {
   }>;
 }
 
-/** An image cache of its own (so hits and misses are exact) with the shared debootstrap tarball and .deb pool linked in. */
-function newCache(name: string): string {
-  const dir = join(root, name);
-  mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(SHARED).filter((n) => n.startsWith('debootstrap-'))) execFileSync('cp', ['-al', join(SHARED, f), dir]);
-  if (existsSync(join(SHARED, 'apt'))) execFileSync('cp', ['-al', join(SHARED, 'apt'), dir]);
-  return dir;
-}
+const newCache = (name: string) => newImageCache(SHARED, join(root, name));
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const member = (tar: string, path: string) => execFileSync('tar', ['-xOf', tar, path]).toString();

@@ -9,7 +9,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSy
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
-import { ensureCachedBaseTree, hookScript, tinyOsElement } from '../helpers/tiny-os.js';
+import { ensureCachedBaseTree, hookScript, newImageCache, tinyOsElement } from '../helpers/tiny-os.js';
 import { writeTree } from '../helpers/tree.js';
 
 const SHARED = process.env.DIB_TS_TEST_CACHE ?? '/var/tmp/dib-ts-test-cache';
@@ -27,14 +27,7 @@ interface CacheEvent {
   reasons: string[];
 }
 
-/** An image cache of its own, with the shared cache's debootstrap tarball and .deb pool linked in. */
-function newCache(name: string): string {
-  const dir = join(root, name);
-  mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(SHARED).filter((n) => n.startsWith('debootstrap-'))) execFileSync('cp', ['-al', join(SHARED, f), dir]);
-  if (existsSync(join(SHARED, 'apt'))) execFileSync('cp', ['-al', join(SHARED, 'apt'), dir]);
-  return dir;
-}
+const newCache = (name: string) => newImageCache(SHARED, join(root, name));
 
 function probe(version: { install?: string; static?: string; env?: string; packages?: string; final?: string; tool?: string } = {}) {
   writeTree(join(elements, 'cache-probe'), {
