@@ -50,8 +50,9 @@ export const DIB_ENTRY_SCHEMA = {
     imagename: IMAGE_NAME_SCHEMA,
     arch: { type: 'string', enum: ARCHES },
     // Upstream's enum is qcow2 tar tgz squashfs vhd docker aci raw; ours takes more (vmdk, ova, ...), and
-    // disk-image-create's own validation rejects unknown types with the list.
-    types: { type: 'array', items: STRING, minItems: 1 },
+    // disk-image-create's own validation rejects unknown types with the list. An empty list is the default
+    // type, as upstream (it then gives no -t at all).
+    types: STRING_LIST_SCHEMA,
     environment: SCALAR_MAP_SCHEMA,
     'debug-trace': { type: 'integer', minimum: 0, maximum: 2 },
     'qemu-img-options': SCALAR_MAP_SCHEMA,
@@ -126,7 +127,8 @@ function imageProblems(image: Merged): Problem[] {
 
 function toSpec(image: Merged): ImageSpec {
   const { data } = image;
-  const types = [...new Set((data.types as string[] | undefined) ?? ['qcow2'])];
+  const listed = (data.types as string[] | undefined) ?? [];
+  const types = listed.length ? [...new Set(listed)] : ['qcow2'];
   const flags: string[] = [];
   if (data.arch !== undefined) flags.push('-a', data.arch as string);
   flags.push('-t', types.join(','));
@@ -134,8 +136,9 @@ function toSpec(image: Merged): ImageSpec {
   for (const { key, flag } of SIMPLE_FLAGS) {
     const value = data[key];
     if (value === true) flags.push(flag);
-    // One word, `--flag=value`: a value starting with '-' (mkfs options) is never taken for a flag.
-    else if (value !== undefined && value !== false) flags.push(`${flag}=${scalarText(value)}`);
+    // An empty string is no flag, as upstream (`logfile: ''` is no log file, not `--logfile=` naming the
+    // current directory). One word, `--flag=value`: a value starting with '-' (mkfs options) is never taken for a flag.
+    else if (value !== undefined && value !== false && value !== '') flags.push(`${flag}=${scalarText(value)}`);
   }
   const qemu = data['qemu-img-options'] as Record<string, unknown> | undefined;
   if (qemu && Object.keys(qemu).length)
