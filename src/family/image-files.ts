@@ -145,7 +145,8 @@ function readYaml(path: string, problems: Problem[]): YamlFile | undefined {
     return undefined;
   }
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  // YAML 1.1, as PyYAML reads these files for DIB and TripleO: `uncompressed: yes` is a boolean there.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, version: '1.1' });
   // The first error only: later ones are mostly the parser recovering from it.
   const syntax = doc.errors[0];
   if (syntax) {

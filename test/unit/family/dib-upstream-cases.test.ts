@@ -373,3 +373,11 @@ describe("behaviour of upstream's diskimage_builder.py its tests do not exercise
     ]);
   });
 });
+
+describe('read as PyYAML reads it (YAML 1.1)', () => {
+  it('yes/no/on/off are booleans, as upstream DIB and TripleO read them: uncompressed: yes gives -u, checksum: off gives no flag', () => {
+    const [image] = loadImageFiles([write('- imagename: a\n  uncompressed: yes\n  checksum: off\n  elements: [vm]\n')]).images;
+    expect(image.flags).toContain('-u');
+    expect(image.flags).not.toContain('--checksum');
+  });
+});
