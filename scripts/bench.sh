@@ -18,6 +18,8 @@
 set -eu
 set -o pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$repo/scripts/bench-lib.sh"
 results=${1:-$repo/bench-results}
 reps=${REPS:-3}
 work=$(mktemp -d /var/tmp/dib-bench.XXXXXX)
@@ -51,13 +53,7 @@ run() { # scenario rep -> prints seconds
             ;;
     esac
     end=$(date +%s.%N)
-    cp "$log" "$results/"
-    if [ "$status" != 0 ]; then
-        echo "$scenario (repetition $rep) failed; log tail:" >&2
-        tail -30 "$log" >&2
-        return "$status"
-    fi
-    echo "$end - $start" | bc
+    finish_run "$scenario" "$rep" "$log" "$status" "$start" "$end" "$results"
 }
 
 scenarios="dib-cold ours-cold dib-warm ours-nochange ours-install ours-finalise"
@@ -79,13 +75,6 @@ for rep in $(seq 1 "$reps"); do
         esac
     done
 done
-
-stat_of() { # "t1 t2 ..." min|median
-    local sorted n
-    sorted=$(tr ' ' '\n' <<< "$1" | sed '/^$/d' | sort -g)
-    n=$(wc -l <<< "$sorted")
-    if [ "$2" = min ]; then head -1 <<< "$sorted"; else sed -n "$(( (n + 1) / 2 ))p" <<< "$sorted"; fi
-}
 
 dib_warm_median=$(stat_of "${times[dib-warm]}" median)
 dib_cold_median=$(stat_of "${times[dib-cold]}" median)
