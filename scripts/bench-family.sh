@@ -18,11 +18,13 @@
 #   ours-edit         ours, bench-fam's install.d hook edited (one image rebuilds from that step; the
 #                     other two are reused whole)
 #   ours-nochange     ours, nothing changed, --no-skip (every image reused whole)
-# Peak memory: the largest drop of MemAvailable (which counts tmpfs and process memory, not reclaimable
-# page cache) below its value at the start, sampled every 0.5 s during ours-fresh.
+# Peak memory: the largest rise, sampled every 0.5 s during ours-fresh, of the memory processes and tmpfs
+# hold (MemTotal - MemFree - Buffers - Cached - SReclaimable + Shmem) over its value at the start.
 set -eu
 set -o pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/bench-lib.sh
+. "$repo/scripts/bench-lib.sh"
 results=${1:-$repo/bench-results/family}
 reps=${REPS:-2}
 work=$(mktemp -d /var/tmp/dib-bench-family.XXXXXX)
@@ -75,13 +77,16 @@ ours_family() { # extra diskimage-builder options
 }
 
 peak_file="$work/peak"
-sample_memory() { # until killed: the largest drop of MemAvailable below the start, in bytes
-    local start now drop peak=0
-    start=$(awk '/MemAvailable/ {print $2 * 1024}' /proc/meminfo)
+used_memory() { # bytes held by processes and tmpfs
+    awk '/^MemTotal:/ {t=$2} /^MemFree:/ {f=$2} /^Buffers:/ {b=$2} /^Cached:/ {c=$2} /^SReclaimable:/ {r=$2} /^Shmem:/ {s=$2}
+         END {printf "%d\n", (t - f - b - c - r + s) * 1024}' /proc/meminfo
+}
+sample_memory() { # until killed: the largest rise of used_memory over the start, in bytes
+    local start rise peak=0
+    start=$(used_memory)
     while true; do
-        now=$(awk '/MemAvailable/ {print $2 * 1024}' /proc/meminfo)
-        drop=$((start - now))
-        if [ "$drop" -gt "$peak" ]; then peak=$drop; echo "$peak" > "$peak_file"; fi
+        rise=$(($(used_memory) - start))
+        if [ "$rise" -gt "$peak" ]; then peak=$rise; echo "$peak" > "$peak_file"; fi
         sleep 0.5
     done
 }
@@ -104,14 +109,8 @@ run() { # scenario rep -> prints seconds
         ours-edit | ours-nochange) ours_family --no-skip > "$log" 2>&1 || status=$? ;;
     esac
     end=$(date +%s.%N)
-    if [ -n "$sampler" ]; then kill "$sampler"; wait "$sampler" 2>/dev/null || true; fi
-    cp "$log" "$results/"
-    if [ "$status" != 0 ]; then
-        echo "$scenario (repetition $rep) failed; log tail:" >&2
-        tail -30 "$log" >&2
-        return "$status"
-    fi
-    echo "$end - $start" | bc
+    if [ -n "$sampler" ]; then kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true; fi
+    finish_run "$scenario" "$rep" "$log" "$status" "$start" "$end" "$results"
 }
 
 echo "warm-up: both tools build the family once" >&2
@@ -132,17 +131,6 @@ for rep in $(seq 1 "$reps"); do
         if [ "$scenario" = ours-fresh ]; then peaks="$peaks $(cat "$peak_file")"; fi
     done
 done
-
-stat_of() { # "t1 t2 ..." min|median|max
-    local sorted n
-    sorted=$(tr ' ' '\n' <<< "$1" | sed '/^$/d' | sort -g)
-    n=$(wc -l <<< "$sorted")
-    case $2 in
-        min) head -1 <<< "$sorted" ;;
-        max) tail -1 <<< "$sorted" ;;
-        *) sed -n "$(( (n + 1) / 2 ))p" <<< "$sorted" ;;
-    esac
-}
 
 dib_median=$(stat_of "${times[dib-family]}" median)
 {

@@ -23,6 +23,13 @@ stat_of() {
     case $2 in
         min) head -1 <<< "$sorted" ;;
         max) tail -1 <<< "$sorted" ;;
-        *) sed -n "$(( (n + 1) / 2 ))p" <<< "$sorted" ;;
+        *)
+            # An even count: the mean of the two middle values.
+            if [ $((n % 2)) = 1 ]; then
+                sed -n "$(((n + 1) / 2))p" <<< "$sorted"
+            else
+                echo "($(sed -n "$((n / 2))p" <<< "$sorted") + $(sed -n "$((n / 2 + 1))p" <<< "$sorted")) / 2" | bc -l
+            fi
+            ;;
     esac
 }

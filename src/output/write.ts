@@ -116,7 +116,9 @@ export function writerArgv(
         'raw',
         '-O',
         type.qemuFormat!,
-        ...(type.compressible && options.compress ? ['-c'] : []),
+        // -W (out-of-order writes): qemu-img compresses clusters on every core (the default image here:
+        // 19 s → 11 s, the same size); the file is as valid, only its cluster order varies between runs.
+        ...(type.compressible && options.compress ? ['-c', '-W'] : []),
         ...(opts ? ['-o', opts] : []),
         source.raw!,
         temp,

@@ -20,12 +20,14 @@ function progress(name: string, more: Partial<ImageProgress> = {}): ImageProgres
 }
 
 describe('the default number of builds at once', () => {
-  it('one per core when memory allows, never more than the images, fewer when memory is short; the reason names the limit', () => {
-    expect(chooseJobs(5, 2, 23 * GiB)).toMatchObject({ jobs: 2, why: expect.stringMatching(/limited by cores/) });
+  it('one more than the cores when memory allows, never more than the images, fewer when memory is short; the reason names the limit', () => {
+    expect(chooseJobs(5, 2, 23 * GiB)).toMatchObject({ jobs: 3, why: expect.stringMatching(/limited by cores/) });
     expect(chooseJobs(1, 8, 64 * GiB)).toMatchObject({ jobs: 1, why: expect.stringMatching(/limited by the number of images/) });
-    expect(chooseJobs(6, 8, 9 * GiB)).toMatchObject({ jobs: 2, why: expect.stringMatching(/limited by memory/) });
-    expect(chooseJobs(3, 4, 1 * GiB).jobs).toBe(1);
-    expect(chooseJobs(3, 2, 23 * GiB).why).toContain('2 cores; 23.0 GiB free holds 5 builds at ~4 GiB each; 3 images');
+    expect(chooseJobs(6, 8, 2.5 * GiB)).toMatchObject({ jobs: 2, why: expect.stringMatching(/limited by memory/) });
+    expect(chooseJobs(3, 4, 0.5 * GiB).jobs).toBe(1);
+    expect(chooseJobs(3, 2, 23 * GiB).why).toContain(
+      '2 cores (one build more than cores); 23.0 GiB free holds 23 builds at ~1 GiB each; 3 images',
+    );
   });
 });
 

@@ -65,7 +65,7 @@ describe('writeOutputs: qemu-img types', () => {
     const t = setup();
     expect(await t.write(['qcow2'], { raw: t.raw })).toEqual([`${t.stem}.qcow2`]);
     expect(t.fake.argvs()).toEqual([
-      ['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', '-c', '-o', 'compat=1.1', t.raw, partial(`${t.stem}.qcow2`)],
+      ['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', '-c', '-W', '-o', 'compat=1.1', t.raw, partial(`${t.stem}.qcow2`)],
     ]);
     expect(readFileSync(`${t.stem}.qcow2`, 'utf8')).toBe('qemu-img qcow2');
   });
@@ -130,7 +130,7 @@ describe('writeOutputs: raw, order and tree types', () => {
     const written = await t.write(['raw', 'qcow2', 'vhdx'], { raw: t.raw });
     expect(written).toEqual([`${t.stem}.qcow2`, `${t.stem}.vhdx`, `${t.stem}.raw`]);
     expect(t.fake.argvs()).toEqual([
-      ['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', '-c', '-o', 'compat=1.1', t.raw, partial(`${t.stem}.qcow2`)],
+      ['qemu-img', 'convert', '-f', 'raw', '-O', 'qcow2', '-c', '-W', '-o', 'compat=1.1', t.raw, partial(`${t.stem}.qcow2`)],
       ['qemu-img', 'convert', '-f', 'raw', '-O', 'vhdx', t.raw, partial(`${t.stem}.vhdx`)],
       ['cp', '--sparse=always', t.raw, partial(`${t.stem}.raw`)],
     ]);
