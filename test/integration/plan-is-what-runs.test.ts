@@ -28,9 +28,15 @@ describe('the plan is what runs', () => {
     expect(info.status).toBe(0);
     const plan = JSON.parse(info.stdout) as PlanJson;
     const events = join(root, 'events.ndjson');
-    const r = await runCli('disk-image-create', ['--image-cache', CACHE, '--events', events, '-o', join(root, 'img'), ...ELEMENTS], env, {
-      timeout: 1_800_000,
-    });
+    // --no-cache: every hook must run here (another build's shareable root.d in the shared cache would be reused).
+    const r = await runCli(
+      'disk-image-create',
+      ['--image-cache', CACHE, '--no-cache', '--events', events, '-o', join(root, 'img'), ...ELEMENTS],
+      env,
+      {
+        timeout: 1_800_000,
+      },
+    );
     expect(r.stderr.slice(-2000)).toContain('Build completed successfully');
     const list = readFileSync(events, 'utf8')
       .trim()
