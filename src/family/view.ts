@@ -75,8 +75,9 @@ export class LiveView implements FamilyView {
     const name = Math.max(5, ...this.progress.map((p) => p.image.spec.name.length));
     // More images than the terminal has rows: the running and failed ones first, then a count of the rest
     // (cursor-up cannot reach above the screen's top).
-    const order = [...this.progress].sort((a, b) => rank(a) - rank(b));
     const room = Math.max(1, rows - 2);
+    // In their own order when they fit (lines do not jump about); otherwise the ones that matter first.
+    const order = this.progress.length > room + 1 ? [...this.progress].sort((a, b) => rank(a) - rank(b)) : this.progress;
     const shown = order.length > room + 1 ? order.slice(0, room) : order;
     const lines = shown.map((p) => progressLine(p, name).slice(0, columns - 1));
     if (shown.length < order.length) lines.push(`... and ${order.length - shown.length} more`);
