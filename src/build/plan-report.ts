@@ -34,7 +34,7 @@ export function planToJson(prepared: PreparedBuild) {
       filesystems: prepared.layout.filesystems.map((f) => ({ name: f.name, type: f.type, label: f.label })),
       mounts: prepared.layout.mounts.map((m) => m.mountPoint),
     },
-    outputs: prepared.outputs.map((o) => ({ type: o.type.name, path: o.path, from: o.type.source })),
+    outputs: prepared.outputs.map((o) => ({ type: o.type.name, path: o.path, from: o.type.source, madeBy: o.type.madeBy ?? null })),
     withheldOutputs: prepared.withheldOutputs.map((o) => ({ type: o.type.name, path: o.path, reason: 'no-final-image' })),
   };
 }
@@ -76,7 +76,8 @@ export function renderPlan(prepared: PreparedBuild): string {
         .join('')}`,
     );
   lines.push('', 'Outputs:');
-  for (const o of prepared.outputs) lines.push(`  ${o.path} (${o.type.name}, from the ${o.type.source})`);
+  for (const o of prepared.outputs)
+    lines.push(`  ${o.path} (${o.type.name}, from the ${o.type.source}${o.type.madeBy ? `, for the ${o.type.madeBy} element` : ''})`);
   for (const o of prepared.withheldOutputs) lines.push(`  ${o.path} (${o.type.name}): not written, no-final-image is among the elements`);
   return lines.join('\n') + '\n';
 }

@@ -58,7 +58,15 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
       problems.push(new UsageError('invalid-output', what, { hint: 'remove it or choose another -o' }));
     }
   }
-  problems.push(...outputProblems({ outputs: prepared.outputs, dockerTarget: config.dockerTarget, imageName: config.imageName, elements }));
+  problems.push(
+    ...outputProblems({
+      outputs: prepared.outputs,
+      dockerTarget: config.dockerTarget,
+      imageName: config.imageName,
+      elements,
+      partitionTable: prepared.layout.partitionings.length > 0,
+    }),
+  );
   if (config.verify && !prepared.outputs.some((o) => o.type.name === 'qcow2' || o.type.name === 'raw')) {
     problems.push(new UsageError('usage', '--verify needs a qcow2 or raw output', { hint: 'add qcow2 or raw to -t' }));
   }

@@ -9,7 +9,7 @@ import { validateLayout } from '../disk/validate.js';
 import { type BuildPlan, buildElementList, defaultBlockDeviceFor, planBuild, selectElements } from '../elements/plan.js';
 import { throwIfProblems } from '../core/errors.js';
 import { whichTool } from '../core/tools.js';
-import { type OutputType, outputPath, outputType } from '../output/types.js';
+import { type OutputType, elementOutputTypes, outputPath, outputType } from '../output/types.js';
 import { layoutVariables } from './dib-contract.js';
 import { hookEnvironment } from './environment.js';
 import { SecretPolicy } from './secrets.js';
@@ -104,7 +104,11 @@ export function prepareBuild(config: BuildConfig, options: PrepareOptions): Prep
   });
   // DIB exports these right after choosing the layout, before root.d: hooks of every phase see them.
   Object.assign(hookEnv, layoutVariables(layout));
-  const planned = config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) }));
+  const planned = [
+    ...config.imageTypes.map((t) => ({ type: outputType(t), path: outputPath(config.imageName, t) })),
+    // The files elements ask for (baremetal's NAME.vmlinuz and NAME.initrd): outputs like the others.
+    ...elementOutputTypes(plan.elements.map((e) => e.name)).map((type) => ({ type, path: outputPath(config.imageName, type.name) })),
+  ];
   // DIB: with no-final-image every phase runs and the tree outputs are written, the disk is not converted.
   const noFinalImage = plan.elements.some((e) => e.name === 'no-final-image');
   const outputs = planned.filter((o) => !noFinalImage || o.type.source === 'tree');

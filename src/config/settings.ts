@@ -6,7 +6,7 @@ import { UsageError, throwIfProblems } from '../core/errors.js';
 import { scalarText } from '../core/text.js';
 import { DEFAULT_RUN_PARTS_REGEX } from '../elements/hooks.js';
 import { dockerReferenceProblem, stemcellNameProblem, stemcellVersionProblem } from '../output/names.js';
-import { OUTPUT_TYPE_NAMES } from '../output/types.js';
+import { OUTPUT_TYPES, OUTPUT_TYPE_NAMES } from '../output/types.js';
 import { PHASES } from '../phases/phase-table.js';
 
 export interface BuildConfig {
@@ -630,9 +630,13 @@ function parseTypes(values: string[]): string[] {
     .map((s) => s.trim())
     .filter(Boolean);
   const unknown = types.filter((t) => !OUTPUT_TYPE_NAMES.includes(t));
+  const byElement = OUTPUT_TYPES.filter((t) => t.madeBy && unknown.includes(t.name));
   if (unknown.length)
     throw new UsageError('invalid-setting', `unknown output type${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`, {
-      hint: `known types: ${OUTPUT_TYPE_NAMES.join(', ')}`,
+      hint: [
+        ...byElement.map((t) => `NAME.${t.extension} is written by the ${t.madeBy} element, not asked for with -t`),
+        `known types: ${OUTPUT_TYPE_NAMES.join(', ')}`,
+      ].join('; '),
     });
   return [...new Set(types)];
 }

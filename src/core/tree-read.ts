@@ -97,17 +97,30 @@ export class TreeReader {
     return readdirSync(entry.path).sort();
   }
 
-  /** The first `maxBytes` of the regular file `rel`; undefined when it does not exist. */
-  read(rel: string, maxBytes = MAX_BYTES): Buffer | undefined {
+  /**
+   * Open the regular file `rel` for reading (the caller closes the descriptor); undefined when it does
+   * not exist. The descriptor is checked to be the file resolved, so a swap after the check is refused.
+   */
+  open(rel: string): { fd: number; inTree: string; size: number } | undefined {
     const entry = this.resolve(rel);
     if (!entry.stat) return undefined;
     if (!entry.stat.isFile()) throw new UnsafeTreePath(`${entry.inTree} is ${kindOf(entry.stat)}, not a regular file (not read)`);
     const fd = openSync(entry.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.ino !== entry.stat.ino || st.dev !== entry.stat.dev) {
+      closeSync(fd);
+      throw new UnsafeTreePath(`${entry.inTree} changed while it was opened (not read)`);
+    }
+    return { fd, inTree: entry.inTree, size: st.size };
+  }
+
+  /** The first `maxBytes` of the regular file `rel`; undefined when it does not exist. */
+  read(rel: string, maxBytes = MAX_BYTES): Buffer | undefined {
+    const opened = this.open(rel);
+    if (!opened) return undefined;
+    const { fd } = opened;
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile() || st.ino !== entry.stat.ino || st.dev !== entry.stat.dev)
-        throw new UnsafeTreePath(`${entry.inTree} changed while it was opened (not read)`);
-      const buf = Buffer.alloc(Math.min(st.size, maxBytes));
+      const buf = Buffer.alloc(Math.min(opened.size, maxBytes));
       let got = 0;
       while (got < buf.length) {
         const n = readSync(fd, buf, got, buf.length - got, got);

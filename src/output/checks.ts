@@ -1,5 +1,6 @@
 // Output requests that cannot be met, found before the build (exit 2): a docker tag docker would
-// refuse, and disk outputs from a build that writes no disk.
+// refuse, disk outputs from a build that writes no disk, a whole-disk package (ova, stemcell) of a
+// partition image, a container image of a vm build.
 import { UsageError } from '../core/errors.js';
 import { effectiveDockerTarget } from './facts.js';
 import { dockerReferenceProblem } from './names.js';
@@ -13,6 +14,8 @@ export interface OutputRequest {
   imageName: string;
   /** Names of the resolved elements. */
   elements: string[];
+  /** The layout has a partition table (false: a partition image, one filesystem on the whole disk). */
+  partitionTable: boolean;
 }
 
 export function outputProblems(r: OutputRequest): UsageError[] {
@@ -38,6 +41,26 @@ export function outputProblems(r: OutputRequest): UsageError[] {
       new UsageError('usage', `-t ${diskTypes.join(',')} needs the disk image, and the element no-final-image says none is made`, {
         hint: 'ask only for tree outputs (tar, tgz, squashfs, docker), or build without the element that needs no-final-image',
       }),
+    );
+  const wholeDisk = types.filter((t) => t.wholeDisk).map((t) => t.name);
+  if (wholeDisk.length && !r.partitionTable)
+    problems.push(
+      new UsageError(
+        'usage',
+        `-t ${wholeDisk.join(',')} packages a disk that boots by itself, and this build makes a partition image (one filesystem, no partition table or bootloader: the layout without vm)`,
+        { hint: 'add the vm element (or a block-device-* layout) for a whole disk, or ask for raw or qcow2 of the partition image' },
+      ),
+    );
+  const containers = types.filter((t) => t.container).map((t) => t.name);
+  if (containers.length && r.elements.includes('vm'))
+    problems.push(
+      new UsageError(
+        'usage',
+        `-t ${containers.join(',')} makes a container image, and the vm element makes a bootable disk (kernel, bootloader, partitions)`,
+        {
+          hint: 'build the container from the same elements without vm, or drop docker from -t',
+        },
+      ),
     );
   return problems;
 }

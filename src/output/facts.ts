@@ -3,6 +3,7 @@
 // the elements' environment.d exported (DISTRO_NAME, DIB_RELEASE).
 import { basename } from 'node:path';
 import type { BuildConfig } from '../config/settings.js';
+import type { BootFilePatterns } from './boot-files.js';
 
 export interface ImageFacts {
   /** Debian architecture (ARCH, normalised). */
@@ -15,6 +16,8 @@ export interface ImageFacts {
   /** DISTRO_NAME and DIB_RELEASE ('' when no element set them). */
   distro: string;
   release: string;
+  /** DIB_BAREMETAL_KERNEL_PATTERN and DIB_BAREMETAL_INITRD_PATTERN (the baremetal element's files). */
+  bootFiles: BootFilePatterns;
 }
 
 export function imageFacts(config: BuildConfig, env: Readonly<Record<string, string | undefined>>): ImageFacts {
@@ -25,6 +28,7 @@ export function imageFacts(config: BuildConfig, env: Readonly<Record<string, str
     stemcellVersion: config.stemcellVersion,
     distro: env.DISTRO_NAME ?? '',
     release: env.DIB_RELEASE ?? '',
+    bootFiles: { kernel: env.DIB_BAREMETAL_KERNEL_PATTERN ?? '', initrd: env.DIB_BAREMETAL_INITRD_PATTERN ?? '' },
   };
 }
 

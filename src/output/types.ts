@@ -5,7 +5,9 @@
 export type CommandWriter = 'qemu-img' | 'copy' | 'tar' | 'squashfs';
 /** Writers that package the disk or tree in-process (archives with tar-stream), running qemu-img where needed. */
 export type PackageWriter = 'ova' | 'docker' | 'stemcell';
-export type OutputWriter = CommandWriter | PackageWriter;
+/** Files copied out of the finished tree (the baremetal element's kernel and initrd). */
+export type TreeFileWriter = 'boot-file';
+export type OutputWriter = CommandWriter | PackageWriter | TreeFileWriter;
 
 export interface OutputType {
   /** The `-t` name. */
@@ -25,6 +27,12 @@ export interface OutputType {
   tools: string[];
   /** Glance's disk_format and container_format for this file (absent: Glance does not take it). */
   glance?: { diskFormat: string; containerFormat: string };
+  /** Only a booting whole disk makes sense in it (a partition table and a bootloader): refused for a partition image. */
+  wholeDisk?: boolean;
+  /** A container image: refused with `vm` (a container has no kernel, bootloader or partition table). */
+  container?: boolean;
+  /** Written because this element is in the image, never asked for with `-t` (DIB's baremetal files). */
+  madeBy?: string;
 }
 
 /** A disk converted by qemu-img to `format` (its Glance disk_format too, where Glance knows it). */
@@ -56,6 +64,7 @@ export const OUTPUT_TYPES: readonly OutputType[] = [
     source: 'disk',
     tools: ['qemu-img'],
     glance: { diskFormat: 'vmdk', containerFormat: 'ova' },
+    wholeDisk: true,
   },
   {
     name: 'stemcell',
@@ -64,6 +73,7 @@ export const OUTPUT_TYPES: readonly OutputType[] = [
     source: 'disk',
     tools: ['qemu-img'],
     // Not a Glance image itself: `bosh upload-stemcell` takes it, and the CPI uploads the qcow2 inside (qcow2/bare).
+    wholeDisk: true,
   },
   // Trees are no Glance images (a tarball is only a container in Glance's sense for docker/ova).
   { name: 'tar', extension: 'tar', writer: 'tar', source: 'tree', tools: ['tar'] },
@@ -77,10 +87,37 @@ export const OUTPUT_TYPES: readonly OutputType[] = [
     source: 'tree',
     tools: ['getfattr'],
     glance: { diskFormat: 'raw', containerFormat: 'docker' },
+    container: true,
+  },
+  // The baremetal element: the image's kernel and initrd beside it (Glance's aki and ari; Ironic's
+  // deploy_kernel/deploy_ramdisk for a partition image), taken from the finished tree's /boot.
+  {
+    name: 'vmlinuz',
+    extension: 'vmlinuz',
+    writer: 'boot-file',
+    source: 'tree',
+    tools: [],
+    glance: { diskFormat: 'aki', containerFormat: 'aki' },
+    madeBy: 'baremetal',
+  },
+  {
+    name: 'initrd',
+    extension: 'initrd',
+    writer: 'boot-file',
+    source: 'tree',
+    tools: [],
+    glance: { diskFormat: 'ari', containerFormat: 'ari' },
+    madeBy: 'baremetal',
   },
 ];
 
-export const OUTPUT_TYPE_NAMES = OUTPUT_TYPES.map((t) => t.name);
+/** The types `-t` takes (the element-made files are not among them). */
+export const OUTPUT_TYPE_NAMES = OUTPUT_TYPES.filter((t) => !t.madeBy).map((t) => t.name);
+
+/** The files the resolved elements ask for themselves (baremetal: NAME.vmlinuz and NAME.initrd). */
+export function elementOutputTypes(elements: readonly string[]): OutputType[] {
+  return OUTPUT_TYPES.filter((t) => t.madeBy && elements.includes(t.madeBy));
+}
 
 export function outputType(name: string): OutputType {
   const t = OUTPUT_TYPES.find((o) => o.name === name);

@@ -5,6 +5,8 @@ import { createReadStream, existsSync, renameSync, statSync, writeFileSync } fro
 import { basename } from 'node:path';
 import type { Runner } from '../core/exec.js';
 import type { Resources } from '../core/resources.js';
+import { BuildError } from '../core/errors.js';
+import { copyBootFile, selectBootFiles } from './boot-files.js';
 import { writeDockerArchive } from './docker.js';
 import { type ImageFacts, effectiveDockerTarget } from './facts.js';
 import { writeOva } from './ova.js';
@@ -90,6 +92,11 @@ async function writeOne(
         release: f.release,
         packagesFile: dpkgManifestPath(stem),
       });
+    }
+    case 'boot-file': {
+      const choice = selectBootFiles(source.tree!, facts().bootFiles);
+      if ('problem' in choice) throw new BuildError(`${type.madeBy}: cannot write ${out.path}: ${choice.problem}`);
+      return copyBootFile(source.tree!, type.name === 'vmlinuz' ? choice.files.kernel : choice.files.initrd, temp);
     }
     default:
       await runner.run(writerArgv(type, source, temp, options));

@@ -2,14 +2,15 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { BuildContext } from '../build/context.js';
-import { BuildError } from '../core/errors.js';
+import { BuildError, UsageError } from '../core/errors.js';
 import { lstatIfExists, makeTempDir, safeRemoveTree } from '../core/fs.js';
 import { LEDGER_NAME, Ledger, removeWorkDir } from '../core/ledger.js';
 import { isMountPoint } from '../core/mountinfo.js';
 import { pathInTree, regularFilesInTree } from '../core/tree-read.js';
 import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
 import { renderFstab } from '../disk/layout.js';
-import { imageFacts } from '../output/facts.js';
+import { type ImageFacts, imageFacts } from '../output/facts.js';
+import { selectBootFiles } from '../output/boot-files.js';
 import { type WriteOptions, writeOutputs } from '../output/write.js';
 import { writeElementLinks, writeHooksTree } from './hook-runner.js';
 import { blockDeviceOverride, blockDeviceParams, blockDeviceParamsTail } from '../build/dib-contract.js';
@@ -99,6 +100,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   const reusable = await tree.reusableOutputs(outputInputs(ctx, writeOptions));
   if (reusable) return reuseOutputs(ctx, reusable, writeOptions);
   await tree.finish();
+  checkBootFiles(ctx, writeOptions.image);
 
   // 3. The disk: size, block-device.d (which may hand over a device of its own), partitions and
   //    filesystems, the tree copied in.
@@ -178,6 +180,25 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
     }
   });
   return { outputs };
+}
+
+/**
+ * The baremetal element's kernel and initrd must be in the finished tree: checked before the disk is
+ * made (exit 2 with a hint), written with the other tree outputs after the cleanup phase.
+ */
+function checkBootFiles(ctx: BuildContext, image: ImageFacts): void {
+  const files = ctx.prepared.outputs.filter((o) => o.type.writer === 'boot-file');
+  if (!files.length) return;
+  const choice = selectBootFiles(ctx.builtDir, image.bootFiles);
+  if ('problem' in choice)
+    throw new UsageError(
+      'missing-kernel',
+      `the baremetal element writes ${files.map((o) => o.path).join(' and ')}, and ${choice.problem}`,
+      {
+        hint: 'install a kernel in the image (the debian-minimal element installs linux-image-ARCH), or name the files with both DIB_BAREMETAL_KERNEL_PATTERN and DIB_BAREMETAL_INITRD_PATTERN',
+      },
+    );
+  ctx.log.info(`baremetal: kernel ${choice.files.kernel} and initrd ${choice.files.initrd} will be written beside the image`);
 }
 
 /** What, besides the tree and the later phases' hooks, decides the outputs (whole-image reuse). */

@@ -14,7 +14,20 @@ export interface BootResult {
   console: string;
 }
 
-export async function bootUntil(image: string, workDir: string, pattern: RegExp, timeoutSeconds = 300): Promise<BootResult> {
+/** Boot with this kernel and initrd (qemu -kernel/-initrd/-append) instead of the disk's bootloader. */
+export interface DirectKernelBoot {
+  kernel: string;
+  initrd: string;
+  append: string;
+}
+
+export async function bootUntil(
+  image: string,
+  workDir: string,
+  pattern: RegExp,
+  timeoutSeconds = 300,
+  direct?: DirectKernelBoot,
+): Promise<BootResult> {
   const format = image.endsWith('.raw') ? 'raw' : 'qcow2';
   const overlay = join(workDir, `overlay-${process.pid}.qcow2`);
   const consoleLog = join(workDir, `console-${process.pid}.log`);
@@ -36,6 +49,7 @@ export async function bootUntil(image: string, workDir: string, pattern: RegExp,
     `file=${overlay},if=virtio`,
     '-nic',
     'user,model=virtio-net-pci',
+    ...(direct ? ['-kernel', direct.kernel, '-initrd', direct.initrd, '-append', direct.append] : []),
   ]);
   const start = Date.now();
   let text = '';

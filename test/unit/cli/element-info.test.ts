@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { runCli } from '../../helpers/cli.js';
 import { el, tempDir, writeTree } from '../../helpers/tree.js';
 
@@ -151,6 +151,21 @@ describe('element-info', () => {
     expect(JSON.parse(plan.stdout).elements.find((e: { name: string }) => e.name === 'block-device-mbr').pulledBy).toBe(
       '(default block device for vm)',
     );
+  });
+});
+
+describe('element-info --plan: outputs', () => {
+  it('with baremetal the plan lists NAME.vmlinuz and NAME.initrd among the outputs, made for the baremetal element', async () => {
+    const plan = await runCli('element-info', ['--plan', '--json', 'baremetal'], { ELEMENTS_PATH: '' });
+    expect(plan.status).toBe(0);
+    const outputs = JSON.parse(plan.stdout).outputs as Array<{ type: string; path: string; madeBy: string | null }>;
+    expect(outputs.map((o) => [o.type, basename(o.path), o.madeBy])).toEqual([
+      ['qcow2', 'image.qcow2', null],
+      ['vmlinuz', 'image.vmlinuz', 'baremetal'],
+      ['initrd', 'image.initrd', 'baremetal'],
+    ]);
+    const text = await runCli('element-info', ['--plan', 'baremetal'], { ELEMENTS_PATH: '' });
+    expect(text.stdout).toMatch(/image\.vmlinuz \(vmlinuz, from the tree, for the baremetal element\)/);
   });
 });
 

@@ -56,6 +56,7 @@ describe('disk-image-create options', () => {
   for (const [args, text] of [
     [['-t', 'qcow3', 'vm'], 'unknown output type: qcow3'],
     [['-a', 'sparc', 'vm'], "unknown architecture 'sparc'"],
+    [['-t', 'vmlinuz', 'vm'], 'unknown output type: vmlinuz'],
     [['--image-size', 'big', 'vm'], '--image-size must be a positive number'],
   ] as const) {
     it(`rejects ${args.join(' ')}`, async () => {
@@ -65,6 +66,14 @@ describe('disk-image-create options', () => {
       expect(e.hint).toBeTruthy();
     });
   }
+});
+
+it('-t vmlinuz: the hint says the baremetal element writes NAME.vmlinuz', async () => {
+  const e = await parse(['-t', 'qcow2,vmlinuz,initrd', 'vm']).catch((x) => x);
+  expect(e.message).toBe('unknown output types: vmlinuz, initrd');
+  expect(e.hint).toMatch(
+    /^NAME\.vmlinuz is written by the baremetal element, not asked for with -t; NAME\.initrd is written by the baremetal element, .*; known types: qcow2, /,
+  );
 });
 
 describe('host apt configuration', () => {

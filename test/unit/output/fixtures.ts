@@ -17,6 +17,7 @@ export const FACTS: ImageFacts = {
   stemcellVersion: '0.0.1',
   distro: 'debian',
   release: 'bookworm',
+  bootFiles: { kernel: '', initrd: '' },
 };
 export const OPTIONS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false, image: FACTS };
 

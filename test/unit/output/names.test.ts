@@ -64,12 +64,16 @@ describe('the settings rows (exit 2 before the build)', () => {
 });
 
 describe('combination checks (preflight)', () => {
-  const request = (types: string[], more: { dockerTarget?: string; imageName?: string; elements?: string[] } = {}) =>
+  const request = (
+    types: string[],
+    more: { dockerTarget?: string; imageName?: string; elements?: string[]; partitionTable?: boolean } = {},
+  ) =>
     outputProblems({
       outputs: types.map((t) => ({ type: outputType(t), path: `/out/x.${t}` })),
       dockerTarget: more.dockerTarget ?? '',
       imageName: more.imageName ?? '/out/debian-cloud',
-      elements: more.elements ?? ['debian', 'vm'],
+      elements: more.elements ?? (types.includes('docker') ? ['debian'] : ['debian', 'vm']),
+      partitionTable: more.partitionTable ?? !types.includes('docker'),
     }).map((p) => `${p.message} | ${p.hint}`);
 
   it('-t docker with -o "/out/My Image" and no --docker-target: the tag it would get is refused, the hint names the flag', () => {
@@ -86,9 +90,27 @@ describe('combination checks (preflight)', () => {
       expect.stringMatching(/^-t ova,stemcell needs the disk image, .*no-final-image.* \| ask only for tree outputs/),
     ]);
     expect(request(['vhd'], { elements })).toHaveLength(1);
-    expect(request(['docker', 'tar'], { elements })).toEqual([]);
+    expect(request(['docker', 'tar'], { elements: ['no-final-image'] })).toEqual([]);
     expect(request(['qcow2'], { elements })).toEqual([]);
     expect(request(['ova', 'stemcell', 'vhd'])).toEqual([]);
+  });
+
+  it('a partition image (no partition table): ova and stemcell are refused with a hint naming vm; raw, qcow2, vhd and vmdk of it pass', () => {
+    expect(request(['ova', 'stemcell', 'raw'], { elements: ['debian', 'baremetal'], partitionTable: false })).toEqual([
+      expect.stringMatching(
+        /^-t ova,stemcell packages a disk that boots by itself, and this build makes a partition image .*\| add the vm element/,
+      ),
+    ]);
+    expect(request(['raw', 'qcow2', 'vhd', 'vmdk'], { elements: ['debian', 'baremetal'], partitionTable: false })).toEqual([]);
+  });
+
+  it('docker with the vm element is refused (a container has no bootloader); docker without vm passes', () => {
+    expect(request(['docker', 'qcow2'], { elements: ['debian', 'vm'], partitionTable: true })).toEqual([
+      expect.stringMatching(
+        /^-t docker makes a container image, and the vm element makes a bootable disk .*\| build the container from the same elements without vm/,
+      ),
+    ]);
+    expect(request(['docker', 'tar'], { elements: ['debian'], partitionTable: false })).toEqual([]);
   });
 });
 

@@ -8,12 +8,20 @@ import { join } from 'node:path';
 import { LEDGER_NAME, Ledger } from '../../../src/core/ledger.js';
 import { Resources } from '../../../src/core/resources.js';
 import { type WriteOptions, writeOutputs } from '../../../src/output/write.js';
-import { OUTPUT_TYPE_NAMES, outputPath, outputType } from '../../../src/output/types.js';
+import { OUTPUT_TYPES, outputPath, outputType } from '../../../src/output/types.js';
 import { type FakeBin, type FakeTool, installFakeBin } from '../../helpers/fake-bin.js';
 
 // A converter that writes "<tool> <format>" into its output (the last argument).
 const converter = (extra: Partial<FakeTool> = {}): FakeTool => ({ script: 'printf "%s %s" "$FAKE_TOOL" "$5" > "${@: -1}"', ...extra });
-const FACTS = { arch: 'amd64', dockerTarget: '', stemcellName: '', stemcellVersion: '0.0.1', distro: 'debian', release: 'bookworm' };
+const FACTS = {
+  arch: 'amd64',
+  dockerTarget: '',
+  stemcellName: '',
+  stemcellVersion: '0.0.1',
+  distro: 'debian',
+  release: 'bookworm',
+  bootFiles: { kernel: '', initrd: '' },
+};
 const DEFAULTS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false, image: FACTS };
 
 let fake: FakeBin | undefined;
@@ -270,13 +278,17 @@ describe('writeOutputs: temporary name, rotation, checksums, failure', () => {
     expect(readFileSync(`${t.stem}.qcow2`, 'utf8')).toBe('qemu-img qcow2');
   });
 
-  it('--checksum writes NAME.md5 and NAME.sha256 ("<hex>  <basename>") for every output type', async () => {
+  it('--checksum writes NAME.md5 and NAME.sha256 ("<hex>  <basename>") for every output type, the baremetal element\'s vmlinuz and initrd included', async () => {
     const t = setup({ mksquashfs: { script: 'echo squash > "$2"' } });
     const root = join(t.fake.dir, 'tree');
     mkdirSync(join(root, 'etc'), { recursive: true });
+    mkdirSync(join(root, 'boot'), { recursive: true });
     writeFileSync(join(root, 'etc/hostname'), 'image\n');
-    const disk = OUTPUT_TYPE_NAMES.filter((n) => outputType(n).source === 'disk');
-    const trees = OUTPUT_TYPE_NAMES.filter((n) => outputType(n).source === 'tree');
+    writeFileSync(join(root, 'boot/vmlinuz-6.1.0-9-amd64'), 'kernel 9\n');
+    writeFileSync(join(root, 'boot/initrd.img-6.1.0-9-amd64'), 'initrd 9\n');
+    const all = OUTPUT_TYPES.map((o) => o.name);
+    const disk = all.filter((n) => outputType(n).source === 'disk');
+    const trees = all.filter((n) => outputType(n).source === 'tree');
     const written = [
       ...(await t.write(trees, { tree: root }, { checksum: true })),
       ...(await t.write(disk, { raw: t.raw }, { checksum: true })),
@@ -296,8 +308,12 @@ describe('writeOutputs: temporary name, rotation, checksums, failure', () => {
         'image.tgz',
         'image.squash',
         'image.docker',
+        'image.vmlinuz',
+        'image.initrd',
       ].sort(),
     );
+    expect(readFileSync(`${t.stem}.vmlinuz`, 'utf8')).toBe('kernel 9\n');
+    expect(readFileSync(`${t.stem}.initrd`, 'utf8')).toBe('initrd 9\n');
     for (const file of written) {
       const content = readFileSync(file);
       const name = file.slice(t.outDir.length + 1);
