@@ -3,7 +3,7 @@ import { DibError, EXIT_BUILD, EXIT_INTERRUPTED, asDibError } from './core/error
 import { HumanSink, Logger, stderrLineWriter, useColor } from './core/log.js';
 import { debugRequested } from './config/settings.js';
 
-export type CommandName = 'element-info' | 'disk-image-create' | 'image-verify' | 'diskimage-builder';
+export type CommandName = 'element-info' | 'disk-image-create' | 'image-verify' | 'diskimage-builder' | 'image-upload';
 
 export async function main(command: CommandName, argv: string[]): Promise<never> {
   // Whoever reads our output may be gone (the family command died): a build still unwinds to the end.
@@ -34,6 +34,8 @@ async function dispatch(command: CommandName, argv: string[], log: Logger): Prom
       return (await import('./cli/image-verify.js')).runImageVerify(argv, log);
     case 'diskimage-builder':
       return (await import('./cli/diskimage-builder.js')).runDiskimageBuilder(argv, log);
+    case 'image-upload':
+      return (await import('./cli/image-upload.js')).runImageUpload(argv, log);
   }
 }
 

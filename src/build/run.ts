@@ -16,6 +16,10 @@ import { prepareBuild } from './prepare.js';
 import { cleanupStaleBuilds } from './stale.js';
 import { StepStore } from '../cache/store.js';
 import { recordBuiltImage, watchCacheDecisions } from './artifact-record.js';
+import { type AuthConfig, loadAuthConfig } from '../upload/auth-config.js';
+import { uploadFiles } from '../upload/run-upload.js';
+import type { PreparedBuild } from './prepare.js';
+import { basename } from 'node:path';
 
 export async function runDiskImageCreate(config: BuildConfig, argv: string[], log: Logger): Promise<number> {
   if (config.cleanupStale) return cleanupStale(config, log);
@@ -34,6 +38,8 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
   prepared.plan.warnings.forEach((w) => log.warn(w));
   log.info(`Expanded element dependencies to: ${prepared.plan.elements.map((e) => e.name).join(' ')}`);
   checkHost(prepared, process.env);
+  // --upload: the credentials are checked before anything is built (exit 2 when there are none).
+  const uploadAuth = config.upload ? uploadTargets(prepared, config) : undefined;
 
   for (const secret of prepared.secrets) log.redactor.add(secret);
   const guard = installSignalHandlers(log);
@@ -70,7 +76,44 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
   log.info(`Build completed successfully in ${((Date.now() - started) / 1000).toFixed(1)}s`);
   // The size bound, applied after every build; steps used in the last hour stay (a running build may have them stacked).
   if (config.cache) pruneCache(config, log, 3600_000);
-  return config.verify ? verifyBuilt(ctx) : 0;
+  const verified = config.verify ? await verifyBuilt(ctx) : 0;
+  if (verified !== 0 || !uploadAuth) return verified;
+  await uploadBuilt(ctx, uploadAuth, log);
+  return 0;
+}
+
+/** The credentials --upload will use, and that the build makes something Glance takes. */
+function uploadTargets(prepared: PreparedBuild, config: BuildConfig): AuthConfig {
+  if (!prepared.outputs.some((o) => o.type.glance))
+    throw new UsageError(
+      'usage',
+      `--upload: none of the outputs (${prepared.outputs.map((o) => o.type.name).join(', ')}) is an image Glance takes`,
+      {
+        hint: 'add qcow2 or raw to -t',
+      },
+    );
+  return loadAuthConfig({ cloud: config.osCloud || undefined });
+}
+
+/** --upload: each output Glance takes; the first is named after the image, the others after their file. */
+async function uploadBuilt(ctx: BuildContext, auth: AuthConfig, log: Logger): Promise<void> {
+  const files = ctx.prepared.outputs.filter((o) => o.type.glance);
+  for (const [i, o] of files.entries()) {
+    await uploadFiles(
+      [o.path],
+      {
+        name: i === 0 ? basename(ctx.outputStem) : basename(o.path),
+        visibility: 'private',
+        tags: [],
+        properties: {},
+        useImport: false,
+        replace: false,
+        waitSeconds: 600,
+      },
+      log,
+      auth,
+    );
+  }
 }
 
 function removeNewManifests(dir: string): CleanupFailure[] {

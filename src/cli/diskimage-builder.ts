@@ -12,7 +12,10 @@ import { installSignalHandlers } from '../core/signals.js';
 import { writeArtifactManifest } from '../output/artifacts.js';
 import { readImageFiles } from '../family/image-files.js';
 import { describeFamilyImage, planFamily } from '../family/plan.js';
-import { newProgress, runFamily } from '../family/runner.js';
+import { type ImageProgress, newProgress, runFamily } from '../family/runner.js';
+import { OUTPUT_TYPES } from '../output/types.js';
+import { type AuthConfig, loadAuthConfig } from '../upload/auth-config.js';
+import { uploadFiles } from '../upload/run-upload.js';
 import { type FamilyView, LiveView, PlainView, chooseJobs, renderSummary } from '../family/view.js';
 import { VERSION } from './disk-image-create.js';
 
@@ -41,6 +44,8 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
       describe: "skip an image whose output files all exist (TripleO's rule, both formats); --no-skip builds it anyway",
     })
     .option('manifest', { type: 'string', describe: 'write the JSON artifact manifest of the family to FILE' })
+    .option('upload', { type: 'boolean', default: false, describe: 'upload every built image Glance takes, as image-upload does' })
+    .option('os-cloud', { type: 'string', describe: 'with --upload: the cloud in clouds.yaml (default OS_CLOUD)' })
     .parserConfiguration({ 'camel-case-expansion': false })
     .strictOptions()
     .version(VERSION)
@@ -76,6 +81,8 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
       hint: 'run it with sudo',
     });
   if (manifest) assertWritableDirectory(manifest, '--manifest');
+  // --upload: credentials checked before anything is built.
+  const uploadAuth = args.upload ? loadAuthConfig({ cloud: args['os-cloud'] }) : undefined;
   try {
     mkdirSync(outputDirectory, { recursive: true });
   } catch (error) {
@@ -120,6 +127,7 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
     }
   }
   if (guard.received) throw new InterruptedError(guard.received);
+  if (uploadAuth) await uploadFamily(progress, uploadAuth, log);
   const failed = progress.filter((p) => p.state === 'failed' || p.state === 'interrupted' || p.state === 'not-started');
   if (failed.length) {
     log.warn(
@@ -128,4 +136,18 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
     return 1;
   }
   return 0;
+}
+
+/** --upload: each built (or skipped, already built) image's files that Glance takes, named after their file. */
+async function uploadFamily(progress: ImageProgress[], auth: AuthConfig, log: Logger): Promise<void> {
+  const files = progress
+    .filter((p) => p.state === 'built' || p.state === 'reused' || p.state === 'skipped')
+    .flatMap((p) => (p.record?.files ?? []).filter((f) => OUTPUT_TYPES.find((t) => t.name === f.format)?.glance).map((f) => f.path));
+  if (!files.length) return;
+  await uploadFiles(
+    files,
+    { visibility: 'private', tags: [], properties: {}, useImport: false, replace: false, waitSeconds: 600 },
+    log,
+    auth,
+  );
 }

@@ -45,6 +45,8 @@ export interface BuildConfig {
   readonly quiet: boolean;
   readonly eventsFile: string;
   readonly manifest: string;
+  readonly upload: boolean;
+  readonly osCloud: string;
   readonly cleanupStale: boolean;
   readonly verify: boolean;
   readonly verifyUser: string;
@@ -430,6 +432,21 @@ export const SETTINGS: readonly Setting[] = [
     default: '',
     parse: (v) => resolve(v),
     help: 'write a JSON artifact manifest to FILE: each output with its format, size, sha256 and md5 (see README)',
+  }),
+  row<boolean>({
+    key: 'upload',
+    flag: 'upload',
+    kind: 'boolean',
+    default: false,
+    help: 'after the build, upload each output Glance takes (as image-upload does; credentials from --os-cloud, OS_CLOUD or OS_*)',
+  }),
+  row<string>({
+    key: 'osCloud',
+    flag: 'os-cloud',
+    kind: 'string',
+    meta: 'NAME',
+    default: '',
+    help: 'with --upload: the cloud in clouds.yaml (default OS_CLOUD)',
   }),
   row<boolean>({
     key: 'cleanupStale',

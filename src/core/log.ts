@@ -24,7 +24,9 @@ export type LogEvent =
   /** A phase cache decision for one step: reused (hit), built and stored (miss), or not cacheable. */
   | { type: 'cache'; step: string; decision: 'hit' | 'miss' | 'uncacheable'; key: string; reasons: string[] }
   /** The per-hook timing table at the end of a build. */
-  | { type: 'timings'; rows: TimingRow[] };
+  | { type: 'timings'; rows: TimingRow[] }
+  /** An image upload to Glance: started, bytes sent so far, finished (the image id once it exists). */
+  | { type: 'upload'; state: 'start' | 'progress' | 'done'; file: string; image?: string; bytes: number; total: number; seconds: number };
 
 export interface TimingRow {
   phase: string;
@@ -174,8 +176,21 @@ export class HumanSink implements LogSink {
         return e.decision === 'uncacheable' ? paint('33', `  not cached: ${e.step}: ${e.reasons.join('; ')}`) : undefined;
       case 'timings':
         return renderTimingTable(e.rows);
+      case 'upload':
+        if (e.state === 'start') return `uploading ${e.file} (${(e.total / 2 ** 20).toFixed(1)} MiB) into image ${e.image}`;
+        return e.state === 'progress' ? `  ${uploadProgressLine(e.bytes, e.total, e.seconds)}` : undefined;
     }
   }
+}
+
+/** `123.4/456.7 MiB (27%), 45.6 MiB/s, 0:07 left`: an upload's progress. */
+export function uploadProgressLine(bytes: number, total: number, seconds: number): string {
+  const mib = (n: number) => (n / 2 ** 20).toFixed(1);
+  const rate = seconds > 0 ? bytes / seconds : 0;
+  const left = rate > 0 ? Math.max(0, Math.round((total - bytes) / rate)) : undefined;
+  const clock = (s: number) => `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+  const percent = total > 0 ? Math.floor((bytes / total) * 100) : 100;
+  return `${mib(bytes)}/${mib(total)} MiB (${percent}%), ${mib(rate)} MiB/s, ${left === undefined ? '?' : clock(left)} left`;
 }
 
 /** DIB's per-hook timing table, printed at the end of a build (grouped by phase, run order). */

@@ -11,6 +11,7 @@ import { type AttachedDisk, createDisk, finishDisk } from '../disk/disk.js';
 import { renderFstab } from '../disk/layout.js';
 import { type ImageFacts, imageFacts } from '../output/facts.js';
 import { selectBootFiles } from '../output/boot-files.js';
+import { toolVersion, writeImageMetadata } from '../upload/image-metadata.js';
 import { type WriteOptions, writeOutputs } from '../output/write.js';
 import { writeElementLinks, writeHooksTree } from './hook-runner.js';
 import { blockDeviceOverride, blockDeviceParams, blockDeviceParamsTail } from '../build/dib-contract.js';
@@ -171,6 +172,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
       outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { raw }, writeOptions, ctx.resources)));
     });
   }
+  writeBuildMetadata(ctx, writeOptions.image);
   await log.step('store the outputs in the phase cache', async () => {
     try {
       await tree.storeOutputs(new Map(ctx.prepared.outputs.map((o) => [o.type.name, o.path])), `${ctx.outputStem}.d`);
@@ -180,6 +182,23 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
     }
   });
   return { outputs };
+}
+
+/** NAME.d/image-metadata.json: what image-upload tells Glance about the image (architecture, distribution, firmware). */
+function writeBuildMetadata(ctx: BuildContext, image: ImageFacts): void {
+  const dir = `${ctx.outputStem}.d`;
+  if (!lstatIfExists(dir)) mkdirSync(dir, { mode: 0o755 });
+  const { layout } = ctx.prepared;
+  writeImageMetadata(dir, {
+    tool: 'dib-ts',
+    version: toolVersion(),
+    arch: image.arch,
+    distro: image.distro,
+    release: image.release,
+    elements: [...ctx.prepared.requested],
+    expandedElements: ctx.prepared.plan.elements.map((e) => e.name),
+    firmware: !layout.partitionings.length ? null : layout.mounts.some((m) => m.mountPoint === '/boot/efi') ? 'uefi' : 'bios',
+  });
 }
 
 /**

@@ -494,9 +494,10 @@ describe('svc-map', () => {
   const COLLECT = hook('svc-map', 'extra-data.d/10-collect-svc-map-files');
   const MERGE = hook('svc-map', 'pre-install.d/11-merge-svc-map-files');
   const SVC_MAP = hook('svc-map', 'bin/svc-map');
+  // Service names no host package installs a unit for: the sandbox sees the host's /lib/systemd/system.
   const files = {
     nova: 'nova-api:\n  default: openstack-nova-api\n  debian: nova-api\nnova-compute:\n  default: openstack-nova-compute\n',
-    glance: 'glance-api:\n  redhat: openstack-glance-api\n  ubuntu: glance-api-ubuntu\n',
+    glance: 'image-svc:\n  redhat: openstack-image-svc\n  ubuntu: image-svc-ubuntu\n',
   };
   function collected() {
     const d = fresh('svc-map.d');
@@ -519,22 +520,22 @@ describe('svc-map', () => {
 
   it("merges them choosing distro, then family, then default, then the name; svc-map prints the mapping or an installed unit's own name", async () => {
     const r = await runInSandbox({
-      script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}\n[ ! -e /tmp/svc-map.d ] && echo 'copies removed'\nmkdir -p /usr/lib/systemd/system && touch /usr/lib/systemd/system/nova-compute.service\n${SVC_MAP} nova-api nova-compute glance-api unknown-svc`,
+      script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}\n[ ! -e /tmp/svc-map.d ] && echo 'copies removed'\nmkdir -p /usr/lib/systemd/system && touch /usr/lib/systemd/system/nova-compute.service\n${SVC_MAP} nova-api nova-compute image-svc unknown-svc`,
       env: { DISTRO_NAME: 'debian' },
       binds: { '/tmp/collected': collected() },
       collect: ['/usr/share/svc-map/services'],
     });
     expect(r.stderr).toBe('');
     expect(r.file('/usr/share/svc-map/services')).toBe(
-      'glance-api: glance-api\nnova-api: nova-api\nnova-compute: openstack-nova-compute\n',
+      'image-svc: image-svc\nnova-api: nova-api\nnova-compute: openstack-nova-compute\n',
     );
-    expect(r.stdout).toBe('svc-map: 3 services for debian\ncopies removed\nnova-api\nnova-compute\nglance-api\nunknown-svc\n');
+    expect(r.stdout).toBe('svc-map: 3 services for debian\ncopies removed\nnova-api\nnova-compute\nimage-svc\nunknown-svc\n');
     const ubuntu = await runInSandbox({
-      script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}\n${SVC_MAP} glance-api nova-api`,
+      script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}\n${SVC_MAP} image-svc nova-api`,
       env: { DISTRO_NAME: 'ubuntu' },
       binds: { '/tmp/collected': collected() },
     });
-    expect(ubuntu.stdout).toBe('svc-map: 3 services for ubuntu\nglance-api-ubuntu\nnova-api\n');
+    expect(ubuntu.stdout).toBe('svc-map: 3 services for ubuntu\nimage-svc-ubuntu\nnova-api\n');
   });
 
   it('the same service in two elements fails the build naming both', async () => {
