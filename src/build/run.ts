@@ -17,9 +17,8 @@ import { cleanupStaleBuilds } from './stale.js';
 import { StepStore } from '../cache/store.js';
 import { recordBuiltImage, watchCacheDecisions } from './artifact-record.js';
 import { type AuthConfig, loadAuthConfig } from '../upload/auth-config.js';
-import { uploadFiles } from '../upload/run-upload.js';
+import { checkCredentials, uploadFiles } from '../upload/run-upload.js';
 import type { PreparedBuild } from './prepare.js';
-import { basename } from 'node:path';
 
 export async function runDiskImageCreate(config: BuildConfig, argv: string[], log: Logger): Promise<number> {
   if (config.cleanupStale) return cleanupStale(config, log);
@@ -40,6 +39,7 @@ export async function runDiskImageCreate(config: BuildConfig, argv: string[], lo
   checkHost(prepared, process.env);
   // --upload: the credentials are checked before anything is built (exit 2 when there are none).
   const uploadAuth = config.upload ? uploadTargets(prepared, config) : undefined;
+  if (uploadAuth) await checkCredentials(uploadAuth, log);
 
   for (const secret of prepared.secrets) log.redactor.add(secret);
   const guard = installSignalHandlers(log);
@@ -95,25 +95,15 @@ function uploadTargets(prepared: PreparedBuild, config: BuildConfig): AuthConfig
   return loadAuthConfig({ cloud: config.osCloud || undefined });
 }
 
-/** --upload: each output Glance takes; the first is named after the image, the others after their file. */
+/** --upload: each output Glance takes, one run (the disk is named after the image, NAME-vmlinuz/-initrd, NAME-TYPE for more). */
 async function uploadBuilt(ctx: BuildContext, auth: AuthConfig, log: Logger): Promise<void> {
-  const files = ctx.prepared.outputs.filter((o) => o.type.glance);
-  for (const [i, o] of files.entries()) {
-    await uploadFiles(
-      [o.path],
-      {
-        name: i === 0 ? basename(ctx.outputStem) : basename(o.path),
-        visibility: 'private',
-        tags: [],
-        properties: {},
-        useImport: false,
-        replace: false,
-        waitSeconds: 600,
-      },
-      log,
-      auth,
-    );
-  }
+  const files = ctx.prepared.outputs.filter((o) => o.type.glance).map((o) => o.path);
+  await uploadFiles(
+    files,
+    { visibility: 'private', tags: [], properties: {}, useImport: false, replace: false, waitSeconds: 600 },
+    log,
+    auth,
+  );
 }
 
 function removeNewManifests(dir: string): CleanupFailure[] {

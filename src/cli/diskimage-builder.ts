@@ -15,7 +15,7 @@ import { describeFamilyImage, planFamily } from '../family/plan.js';
 import { type ImageProgress, newProgress, runFamily } from '../family/runner.js';
 import { OUTPUT_TYPES } from '../output/types.js';
 import { type AuthConfig, loadAuthConfig } from '../upload/auth-config.js';
-import { uploadFiles } from '../upload/run-upload.js';
+import { checkCredentials, uploadFiles } from '../upload/run-upload.js';
 import { type FamilyView, LiveView, PlainView, chooseJobs, renderSummary } from '../family/view.js';
 import { VERSION } from './disk-image-create.js';
 
@@ -83,6 +83,7 @@ export async function runDiskimageBuilder(argv: string[], log: Logger): Promise<
   if (manifest) assertWritableDirectory(manifest, '--manifest');
   // --upload: credentials checked before anything is built.
   const uploadAuth = args.upload ? loadAuthConfig({ cloud: args['os-cloud'] }) : undefined;
+  if (uploadAuth) await checkCredentials(uploadAuth, log);
   try {
     mkdirSync(outputDirectory, { recursive: true });
   } catch (error) {

@@ -106,12 +106,15 @@ export class TreeReader {
     if (!entry.stat) return undefined;
     if (!entry.stat.isFile()) throw new UnsafeTreePath(`${entry.inTree} is ${kindOf(entry.stat)}, not a regular file (not read)`);
     const fd = openSync(entry.path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.ino !== entry.stat.ino || st.dev !== entry.stat.dev) {
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile() || st.ino !== entry.stat.ino || st.dev !== entry.stat.dev)
+        throw new UnsafeTreePath(`${entry.inTree} changed while it was opened (not read)`);
+      return { fd, inTree: entry.inTree, size: st.size };
+    } catch (error) {
       closeSync(fd);
-      throw new UnsafeTreePath(`${entry.inTree} changed while it was opened (not read)`);
+      throw error;
     }
-    return { fd, inTree: entry.inTree, size: st.size };
   }
 
   /** The first `maxBytes` of the regular file `rel`; undefined when it does not exist. */

@@ -150,6 +150,7 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
   // 5. The tree outputs, from the image's filesystems with the kernel filesystems gone (a mounted sysfs
   //    changes under tar); then release the disk (fstrim keeps the raw file sparse) and convert.
   await releaseFinalMounts();
+  writeBuildMetadata(ctx, writeOptions.image); // before any output is committed: a failure here leaves none
   const outputs: string[] = [];
   if (ctx.prepared.outputs.some((o) => o.type.source === 'tree')) {
     await log.step('write the tree outputs', async () => {
@@ -172,7 +173,6 @@ export async function runBuild(ctx: BuildContext): Promise<BuildResult> {
       outputs.push(...(await writeOutputs(runner, ctx.prepared.outputs, { raw }, writeOptions, ctx.resources)));
     });
   }
-  writeBuildMetadata(ctx, writeOptions.image);
   await log.step('store the outputs in the phase cache', async () => {
     try {
       await tree.storeOutputs(new Map(ctx.prepared.outputs.map((o) => [o.type.name, o.path])), `${ctx.outputStem}.d`);

@@ -2,7 +2,7 @@
 // clouds.yaml (`--os-cloud`/OS_CLOUD; OS_CLIENT_CONFIG_FILE, then ./, ~/.config/openstack/,
 // /etc/openstack/; the first file found is used, secure.yaml from the same search merged over it),
 // or the OS_* variables. Password and application-credential (v3applicationcredential) auth.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Ajv } from 'ajv';
@@ -93,8 +93,12 @@ function readClouds(path: string): Record<string, CloudEntry> {
   try {
     doc = parseYaml(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new UsageError('bad-clouds-yaml', `${path} is not readable YAML: ${(error as Error).message.split('\n')[0]}`, {
-      hint: 'see https://docs.openstack.org/openstacksdk/latest/user/config/configuration.html',
+    // Only where and what kind: the parser's message quotes the text, which may be a password.
+    const e = error as { code?: string; name?: string; linePos?: Array<{ line: number; col: number }> };
+    const at = e.linePos?.[0] ? ` at line ${e.linePos[0].line}, column ${e.linePos[0].col}` : '';
+    const kind = e.code ?? (e.name === 'ReferenceError' ? 'an alias (*name) that no anchor defines' : e.name);
+    throw new UsageError('bad-clouds-yaml', `${path} is not readable YAML${at}${kind ? ` (${kind})` : ''}`, {
+      hint: 'quote values that start with *, &, !, % or @ (a password may); see the openstacksdk configuration docs',
     });
   }
   if (!validateClouds(doc)) {
@@ -217,8 +221,8 @@ function finish(c: AuthConfig, where: string): AuthConfig {
     throw new UsageError('bad-auth', `no Keystone credentials: ${missing.join(', ')} not set (${where})`, {
       hint: 'use --os-cloud NAME with a clouds.yaml, or set the OS_* variables (an openrc file)',
     });
-  if (c.cacert && !existsSync(c.cacert))
-    throw new UsageError('bad-auth', `the CA bundle ${c.cacert} does not exist (OS_CACERT / cacert)`, {
+  if (c.cacert && !statSync(c.cacert, { throwIfNoEntry: false })?.isFile())
+    throw new UsageError('bad-auth', `the CA bundle ${c.cacert} is not a file (OS_CACERT / cacert)`, {
       hint: 'give the path of a PEM file',
     });
   let url: URL;

@@ -5,6 +5,8 @@
 import { lstatSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Ajv } from 'ajv';
+import { randomBytes } from 'node:crypto';
+import { BuildError } from '../core/errors.js';
 import { archNames } from '../output/names.js';
 
 export const METADATA_FILE = 'image-metadata.json';
@@ -46,9 +48,13 @@ export function toolVersion(): string {
   return pkg.version;
 }
 
-/** Write NAME.d/image-metadata.json (whole: a temporary name, then rename). `dir` is NAME.d. */
+/** Write NAME.d/image-metadata.json (whole: a temporary name, then rename). `dir` is NAME.d, a real directory. */
 export function writeImageMetadata(dir: string, metadata: ImageMetadata): void {
-  const temp = join(dir, `.${METADATA_FILE}.${process.pid}`);
+  if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory())
+    throw new BuildError(`${dir} is not a directory (a symbolic link or a file was put there during the build)`, {
+      hint: 'remove it and build again',
+    });
+  const temp = join(dir, `.${METADATA_FILE}.${randomBytes(6).toString('hex')}`);
   writeFileSync(temp, `${JSON.stringify(metadata, null, 2)}\n`, { flag: 'wx', mode: 0o644 });
   renameSync(temp, join(dir, METADATA_FILE));
 }

@@ -95,6 +95,15 @@ function connectionError(error: unknown, method: string, url: string, signal?: A
   return new CloudError(`${method} ${url} failed: ${e.message}${code ? ` (${code})` : ''}`);
 }
 
+/** A service's JSON answer; a reply that is not JSON is the service's fault, said so (not a crash). */
+function parseReply<T>(text: string, what: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new CloudError(`the answer to "${what}" is not JSON: ${serviceMessage(text).slice(0, 200)}`);
+  }
+}
+
 /** The explanation an OpenStack service put in its error body (Keystone's error.message, Glance's HTML/text). */
 export function serviceMessage(text: string): string {
   try {
@@ -140,7 +149,7 @@ export async function authenticate(config: AuthConfig, http: Http, signal?: Abor
     );
   const token = r.headers['x-subject-token'];
   if (typeof token !== 'string' || !token) throw new CloudError(`Keystone at ${config.authUrl} returned no X-Subject-Token`);
-  const body = JSON.parse(r.text) as { token: { catalog?: CatalogEntry[]; user: { id: string }; project?: { id: string } } };
+  const body = parseReply<{ token: { catalog?: CatalogEntry[]; user: { id: string }; project?: { id: string } } }>(r.text, 'issue a token');
   const catalog = body.token.catalog ?? [];
   const images = catalog.filter((c) => c.type === 'image').flatMap((c) => c.endpoints);
   const fit = images.filter((e) => e.interface === config.interface && (!config.region || (e.region_id ?? e.region) === config.region));
@@ -228,17 +237,24 @@ export class Glance {
   }
 
   async create(fields: Record<string, unknown>, signal?: AbortSignal): Promise<GlanceImage> {
-    return JSON.parse((await this.call('POST', '/v2/images', 'create the image', { json: fields, signal })).text) as GlanceImage;
+    return parseReply<GlanceImage>(
+      (await this.call('POST', '/v2/images', 'create the image', { json: fields, signal })).text,
+      'create the image',
+    );
   }
 
   async show(id: string, signal?: AbortSignal): Promise<GlanceImage> {
-    return JSON.parse((await this.call('GET', `/v2/images/${encodeURIComponent(id)}`, 'show the image', { signal })).text) as GlanceImage;
+    return parseReply<GlanceImage>(
+      (await this.call('GET', `/v2/images/${encodeURIComponent(id)}`, 'show the image', { signal })).text,
+      'show the image',
+    );
   }
 
-  /** Images with exactly this name that the caller can see (owned by the project first). */
+  /** The project's own images with exactly this name (shared and public images of others are never reused or renamed). */
   async findByName(name: string, signal?: AbortSignal): Promise<GlanceImage[]> {
-    const r = await this.call('GET', `/v2/images?name=${encodeURIComponent(name)}&limit=100`, 'list images', { signal });
-    return (JSON.parse(r.text) as { images: GlanceImage[] }).images.filter((i) => i.name === name);
+    const query = `name=${encodeURIComponent(name)}&owner=${encodeURIComponent(this.session.projectId)}&limit=100`;
+    const r = await this.call('GET', `/v2/images?${query}`, 'list images', { signal });
+    return (parseReply<{ images: GlanceImage[] }>(r.text, 'list images').images ?? []).filter((i) => i.name === name);
   }
 
   /** PUT /v2/images/{id}/file (the image becomes active when it returns), or /stage for the import path. */
@@ -282,8 +298,8 @@ export class Glance {
     return JSON.parse(r.text) as GlanceImage;
   }
 
-  async remove(id: string): Promise<void> {
-    await this.call('DELETE', `/v2/images/${encodeURIComponent(id)}`, 'delete the image', { ok: [204, 404] });
+  async remove(id: string, signal?: AbortSignal): Promise<void> {
+    await this.call('DELETE', `/v2/images/${encodeURIComponent(id)}`, 'delete the image', { ok: [204, 404], signal });
   }
 }
 

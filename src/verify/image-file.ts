@@ -27,7 +27,7 @@ const REFUSE_HINT =
   'image-verify reads only self-contained images (no backing file, no external data file, no extents in other files); flatten an image you trust first: qemu-img convert -O qcow2 IMAGE flat.qcow2';
 
 /** Nova's limits for qemu-img info on untrusted images (nova/virt/images.py QEMU_IMG_LIMITS). */
-const INFO_LIMITS = ['prlimit', `--as=${1024 ** 3}`, '--cpu=30', '--'];
+export const INFO_LIMITS = ['prlimit', `--as=${1024 ** 3}`, '--cpu=30', '--'];
 
 /** Copy `source` to `<dir>/image` and check the copy; throws UsageError (exit 2) naming what was refused. */
 export async function takeImage(runner: Runner, source: string, dir: string): Promise<CheckedImage> {

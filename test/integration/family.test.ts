@@ -11,6 +11,7 @@ import { REPO, runCli, spawnUntil } from '../helpers/cli.js';
 import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
 import { ensureCachedBaseTree, hookScript, newImageCache } from '../helpers/tiny-os.js';
 import { writeTree } from '../helpers/tree.js';
+import { startOpenStack } from '../helpers/openstack.js';
 
 const SHARED = process.env.DIB_TS_TEST_CACHE ?? '/var/tmp/dib-ts-test-cache';
 const root = `/var/tmp/dib-ts-family-${process.pid}`;
@@ -177,7 +178,7 @@ describe('diskimage-builder builds a family at once', () => {
     expect(tempLeftovers()).toEqual([]);
   });
 
-  it('the examples: the TripleO family builds; the DIB family is the same images (reused whole); debian-heat boots and passes image-verify', async () => {
+  it('the examples: the TripleO family builds; the DIB family skips them and --upload puts the three into Glance; with --no-skip it is the same images (reused whole); debian-heat boots and passes image-verify', async () => {
     const dir = join(out, 'examples');
     mkdirSync(dir);
     const manifest = join(dir, 'manifest.json');
@@ -203,12 +204,28 @@ describe('diskimage-builder builds a family at once', () => {
       expect(info.format).toBe('qcow2');
     }
 
-    // Outputs in place: skipped (TripleO's rule) — nothing built.
-    const skipped = await runCli('diskimage-builder', ['--output-directory', dir, join(REPO, 'examples', 'family-dib.yaml')], shared, {
-      timeout: 600_000,
-    });
-    expect(skipped.status).toBe(0);
-    expect(skipped.stderr.match(/skipped/g)?.length).toBeGreaterThanOrEqual(3);
+    // Outputs in place: skipped (TripleO's rule) — nothing built; --upload puts the three into a real Glance.
+    const stack = await startOpenStack();
+    try {
+      const skipped = await runCli(
+        'diskimage-builder',
+        ['--upload', '--output-directory', dir, join(REPO, 'examples', 'family-dib.yaml')],
+        { ...shared, ...stack.env() },
+        { timeout: 900_000 },
+      );
+      expect(skipped.status).toBe(0);
+      expect(skipped.stderr.match(/skipped/g)?.length).toBeGreaterThanOrEqual(3);
+      for (const image of built.images) {
+        const shown = JSON.parse(stack.openstack(['image', 'show', '-f', 'json', image.name])) as {
+          status: string;
+          checksum: string;
+          disk_format: string;
+        };
+        expect(shown).toMatchObject({ status: 'active', disk_format: 'qcow2', checksum: image.files[0].md5 });
+      }
+    } finally {
+      await stack.stop();
+    }
 
     // --no-skip: DIB's format of the same family decides the same images, so each is reused whole.
     const again = await runCli(

@@ -204,7 +204,7 @@ describe('image-upload against a real Keystone and Glance', () => {
     writeFileSync(fake, Buffer.alloc(1 << 20, 1));
     const liar = await runCli('image-upload', [fake], stack.env());
     expect(liar.status).toBe(2);
-    expect(liar.stderr).toContain(`error: ${fake} is not qcow2: qemu-img detects raw`);
+    expect(liar.stderr).toContain(`error: ${fake} is not qcow2: its header says raw`);
     // A disk format this Glance does not accept (disk_formats = raw,qcow2,aki,ari): Glance's refusal quoted.
     const vhdx = join(files, 'other.vhdx');
     execFileSync('qemu-img', ['create', '-q', '-f', 'vhdx', vhdx, '16M']);

@@ -8,20 +8,12 @@ import { join } from 'node:path';
 import { LEDGER_NAME, Ledger } from '../../../src/core/ledger.js';
 import { Resources } from '../../../src/core/resources.js';
 import { type WriteOptions, writeOutputs } from '../../../src/output/write.js';
+import { FACTS } from './fixtures.js';
 import { OUTPUT_TYPES, outputPath, outputType } from '../../../src/output/types.js';
 import { type FakeBin, type FakeTool, installFakeBin } from '../../helpers/fake-bin.js';
 
 // A converter that writes "<tool> <format>" into its output (the last argument).
 const converter = (extra: Partial<FakeTool> = {}): FakeTool => ({ script: 'printf "%s %s" "$FAKE_TOOL" "$5" > "${@: -1}"', ...extra });
-const FACTS = {
-  arch: 'amd64',
-  dockerTarget: '',
-  stemcellName: '',
-  stemcellVersion: '0.0.1',
-  distro: 'debian',
-  release: 'bookworm',
-  bootFiles: { kernel: '', initrd: '' },
-};
 const DEFAULTS: WriteOptions = { compress: true, qemuImgOptions: '', checksum: false, overwrite: false, image: FACTS };
 
 let fake: FakeBin | undefined;

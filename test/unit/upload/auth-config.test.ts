@@ -93,6 +93,18 @@ describe('loadAuthConfig: clouds.yaml', () => {
     expect(e?.hint).toBe('known clouds: appcred, lab');
   });
 
+  it('a secure.yaml the parser refuses (an unquoted password starting with *) names the file and the kind of error, never the value', () => {
+    const cwd = dir({ 'clouds.yaml': CLOUDS, 'secure.yaml': 'clouds:\n  lab:\n    auth:\n      password: *Sup3rS3cret\n' });
+    let message = '';
+    try {
+      loadAuthConfig({ cloud: 'lab' }, { HOME: cwd }, cwd);
+    } catch (e) {
+      message = `${(e as UsageError).message} ${(e as UsageError).hint}`;
+    }
+    expect(message).toMatch(/secure\.yaml is not readable YAML \(an alias \(\*name\) that no anchor defines\)/);
+    expect(message).not.toContain('Sup3rS3cret');
+  });
+
   it('a clouds.yaml of the wrong shape is exit 2 with the path inside the document', () => {
     const cwd = dir({ 'clouds.yaml': 'clouds:\n  lab:\n    interface: sideways\n' });
     expect(() => loadAuthConfig({ cloud: 'lab' }, { HOME: cwd }, cwd)).toThrow(
@@ -142,7 +154,7 @@ describe('loadAuthConfig: the OS_* variables', () => {
   });
   it('a missing CA bundle and a URL that is not http(s) are exit 2 before any request', () => {
     expect(() => loadAuthConfig({}, { ...base, OS_CACERT: '/nonexistent/ca.pem' })).toThrow(
-      /the CA bundle \/nonexistent\/ca\.pem does not exist/,
+      /the CA bundle \/nonexistent\/ca\.pem is not a file/,
     );
     expect(() => loadAuthConfig({}, { ...base, OS_AUTH_URL: 'ftp://k/v3' })).toThrow(/is not http or https/);
   });

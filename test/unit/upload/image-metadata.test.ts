@@ -2,7 +2,7 @@
 // what the name says (qemu-img, tar), and the image guide's properties from NAME.d/image-metadata.json.
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { glanceProperties, readImageMetadata, writeImageMetadata, type ImageMetadata } from '../../../src/upload/image-metadata.js';
 import { contentProblem, kindOf, planUpload } from '../../../src/upload/upload.js';
@@ -53,13 +53,22 @@ describe('contentProblem: the file is what its name says (qemu-img, tar)', () =>
     const d = scratch();
     writeFileSync(join(d, 'fake.qcow2'), Buffer.alloc(65536));
     expect(contentProblem(join(d, 'fake.qcow2'), kindOf(join(d, 'fake.qcow2'), {}))).toBe(
-      `${join(d, 'fake.qcow2')} is not qcow2: qemu-img detects raw`,
+      `${join(d, 'fake.qcow2')} is not qcow2: its header says raw`,
     );
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(d, 'real.qcow2'), '16M']);
     expect(contentProblem(join(d, 'real.qcow2'), kindOf(join(d, 'real.qcow2'), {}))).toBeUndefined();
     execFileSync('qemu-img', ['create', '-q', '-f', 'vpc', '-o', 'force_size=on', join(d, 'd.vhd'), '16M']);
     expect(contentProblem(join(d, 'd.vhd'), kindOf(join(d, 'd.vhd'), {}))).toBeUndefined();
   });
+  it('a qcow2 with a backing file (the reader would open a file of its own host) is refused, naming it', () => {
+    const d = scratch();
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(d, 'base.qcow2'), '16M']);
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', join(d, 'base.qcow2'), join(d, 'overlay.qcow2')]);
+    expect(contentProblem(join(d, 'overlay.qcow2'), kindOf(join(d, 'overlay.qcow2'), {}))).toBe(
+      `${join(d, 'overlay.qcow2')} refers to more than itself (a backing file ("${join(d, 'base.qcow2')}")): an image to upload must stand alone`,
+    );
+  });
+
   it('an .ova that is not a tar, and one whose first member is not the descriptor', () => {
     const d = scratch();
     writeFileSync(join(d, 'x.ova'), 'not a tar');
@@ -108,17 +117,34 @@ describe('the image guide properties from NAME.d/image-metadata.json', () => {
     symlinkSync('/etc/passwd', join(d, 'b.d', 'image-metadata.json'));
     expect(readImageMetadata(join(d, 'b')).problem).toMatch(/is not a small regular file/);
   });
-  it('planUpload: --property wins over a derived one; os_glance* properties are refused; the name defaults to the stem', () => {
+  it('planUpload: --property wins over a derived one; os_glance* properties and image fields (visibility, id) are refused; the name defaults to the stem', () => {
     const d = scratch();
     execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', join(d, 'cloud.qcow2'), '1G']);
     mkdirSync(join(d, 'cloud.d'));
     writeImageMetadata(join(d, 'cloud.d'), META);
     const req = { file: join(d, 'cloud.qcow2'), visibility: 'private', tags: [], useImport: false, replace: false, waitSeconds: 1 };
-    const p = planUpload({ ...req, properties: { hw_disk_bus: 'scsi', os_glance_importing_to_stores: 'x' } });
+    const p = planUpload({
+      ...req,
+      properties: { hw_disk_bus: 'scsi', os_glance_importing_to_stores: 'x', visibility: 'public', id: 'x' },
+    });
+    closeSync(p.file.fd);
     expect(p.name).toBe('cloud');
     expect(p.properties.hw_disk_bus).toBe('scsi');
     expect(p.problems.map((e) => e.message)).toEqual([
       '--property os_glance_importing_to_stores: os_glance* properties are reserved by Glance',
+      '--property visibility: visibility is a field of the image, not a property',
+      '--property id: id is a field of the image, not a property',
     ]);
+  });
+
+  it('planUpload names the baremetal files NAME-vmlinuz and NAME-initrd (TripleO), and refuses a symlink instead of following it', () => {
+    const d = scratch();
+    writeFileSync(join(d, 'node.vmlinuz'), 'kernel');
+    const req = { visibility: 'private', tags: [], properties: {}, useImport: false, replace: false, waitSeconds: 1 };
+    const k = planUpload({ ...req, file: join(d, 'node.vmlinuz') });
+    closeSync(k.file.fd);
+    expect(k.name).toBe('node-vmlinuz');
+    symlinkSync('/etc/passwd', join(d, 'link.raw'));
+    expect(() => planUpload({ ...req, file: join(d, 'link.raw') })).toThrow(/is not a regular file/);
   });
 });
