@@ -526,9 +526,7 @@ describe('svc-map', () => {
       collect: ['/usr/share/svc-map/services'],
     });
     expect(r.stderr).toBe('');
-    expect(r.file('/usr/share/svc-map/services')).toBe(
-      'image-svc: image-svc\nnova-api: nova-api\nnova-compute: openstack-nova-compute\n',
-    );
+    expect(r.file('/usr/share/svc-map/services')).toBe('image-svc: image-svc\nnova-api: nova-api\nnova-compute: openstack-nova-compute\n');
     expect(r.stdout).toBe('svc-map: 3 services for debian\ncopies removed\nnova-api\nnova-compute\nimage-svc\nunknown-svc\n');
     const ubuntu = await runInSandbox({
       script: `cp -r /tmp/collected /tmp/svc-map.d\nbash ${MERGE}\n${SVC_MAP} image-svc nova-api`,
