@@ -21,6 +21,8 @@ export default defineConfig({
           setupFiles,
         },
       },
+      // Benchmarks (scripts/bench-*.sh), never part of npm test.
+      { test: { name: 'bench', include: ['test/bench/**/*.test.ts'], testTimeout: 3_600_000, hookTimeout: 600_000, setupFiles } },
     ],
   },
 });

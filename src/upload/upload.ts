@@ -159,9 +159,12 @@ const HASHES = ['md5', 'sha256', 'sha512'] as const;
 type HashName = (typeof HASHES)[number];
 type Hashes = Record<HashName, string>;
 
-/** The open file from its start (positional reads: the descriptor is read several times). */
-const readFrom = (file: OpenedFile, signal: AbortSignal) =>
-  createReadStream('', { fd: file.fd, start: 0, autoClose: false, signal, highWaterMark: 1 << 20 });
+/**
+ * The open file from its start, through a new descriptor of the same file (/proc/PID/fd/N reopens the
+ * inode that was checked, whatever is at the path now): a stream closes its descriptor when it is
+ * destroyed, autoClose or not, so the checked descriptor is never handed to one.
+ */
+const readFrom = (file: OpenedFile, signal: AbortSignal) => createReadStream(file.path, { signal, highWaterMark: 1 << 20 });
 
 async function hashFile(file: OpenedFile, signal: AbortSignal): Promise<Hashes> {
   const hashes = Object.fromEntries(HASHES.map((h) => [h, createHash(h)])) as Record<HashName, Hash>;

@@ -277,7 +277,7 @@ describe('image-upload against a real Keystone and Glance', () => {
     truncateSync(file, 1200 * 2 ** 20);
     const run = await spawnUntil('image-upload', [file], stack.env(), 'uploading ');
     run.child.kill('SIGINT');
-    expect(await run.exited).toBe(130);
+    expect(await run.exited, run.stderr()).toBe(130);
     expect(run.stderr()).toMatch(/deleted the unfinished image [0-9a-f-]{36}/);
     expect(imagesNamed('interrupted')).toEqual([]);
   });
