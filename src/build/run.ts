@@ -100,7 +100,7 @@ async function uploadBuilt(ctx: BuildContext, auth: AuthConfig, log: Logger): Pr
   const files = ctx.prepared.outputs.filter((o) => o.type.glance).map((o) => o.path);
   await uploadFiles(
     files,
-    { visibility: 'private', tags: [], properties: {}, useImport: false, replace: false, waitSeconds: 600 },
+    { visibility: 'private', tags: [], properties: {}, useImport: false, replace: true, waitSeconds: 600 },
     log,
     auth,
   );

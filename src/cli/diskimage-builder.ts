@@ -147,7 +147,7 @@ async function uploadFamily(progress: ImageProgress[], auth: AuthConfig, log: Lo
   if (!files.length) return;
   await uploadFiles(
     files,
-    { visibility: 'private', tags: [], properties: {}, useImport: false, replace: false, waitSeconds: 600 },
+    { visibility: 'private', tags: [], properties: {}, useImport: false, replace: true, waitSeconds: 600 },
     log,
     auth,
   );
