@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { Agent, type Dispatcher, request } from 'undici';
-import { BuildError, DibError } from '../core/errors.js';
+import { BuildError, DibError, UsageError } from '../core/errors.js';
 import { type AuthConfig, describeAuth } from './auth-config.js';
 
 /** A failure talking to the cloud (exit 1); `status` is the HTTP status when there was one. */
@@ -41,8 +41,16 @@ interface Reply {
 export class Http {
   private readonly dispatcher: Dispatcher;
   constructor(config: Pick<AuthConfig, 'cacert' | 'insecure'>) {
+    let ca: Buffer | undefined;
+    try {
+      ca = config.cacert ? readFileSync(config.cacert) : undefined;
+    } catch (error) {
+      throw new UsageError('bad-auth', `cannot read the CA bundle ${config.cacert}: ${(error as Error).message}`, {
+        hint: 'give OS_CACERT (cacert) a PEM file this user can read',
+      });
+    }
     this.dispatcher = new Agent({
-      connect: { rejectUnauthorized: !config.insecure, ...(config.cacert ? { ca: readFileSync(config.cacert) } : {}) },
+      connect: { rejectUnauthorized: !config.insecure, ...(ca ? { ca } : {}) },
       headersTimeout: 300_000,
       bodyTimeout: 300_000,
     });

@@ -234,7 +234,12 @@ function openFile(path: string): OpenedFile {
   if (!st) throw new UsageError('usage', `${path} does not exist`, { hint: 'give the path of a built image (NAME.qcow2, ...)' });
   if (!st.isFile())
     throw new UsageError('usage', `${path} is not a regular file`, { hint: 'give the path of a built image, not a link or a directory' });
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (error) {
+    throw new UsageError('usage', `cannot open ${path}: ${errorMessage(error)}`, { hint: 'upload a file this user can read' });
+  }
   const f = fstatSync(fd);
   if (!f.isFile() || f.ino !== st.ino || f.dev !== st.dev) {
     closeSync(fd);
