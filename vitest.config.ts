@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-// Integration files run one at a time in this order: the first builds fill the shared test cache
+// Integration files run in this order, one at a time within each of scripts/test-integration.sh's two
+// lanes (run side by side): the first builds fill the shared test cache
 // (debootstrap tree, .deb pool, the default image's phase cache steps) that the later ones reuse. Left to
 // vitest (largest file first on a fresh clone), phase-cache.test.ts ran first and every one of its private
 // caches downloaded the packages again (+11 min). Files not listed run after these, by name.
@@ -29,8 +30,8 @@ class IntegrationOrder extends BaseSequencer {
   }
 }
 
-// Three projects, run in this order by `npm test` (integration files one at a time: `--no-file-parallelism`
-// in the npm script, since vitest 3 reads fileParallelism only from the root config): fast unit tests (no root), the comparison with
+// Three projects, run in this order by `npm test` (integration files one at a time per lane: `--no-file-parallelism`
+// in scripts/test-integration.sh, since vitest 3 reads fileParallelism only from the root config): fast unit tests (no root), the comparison with
 // upstream DIB (needs python3-diskimage-builder), and root-only integration tests (real builds, boots).
 // Every project loads test/helpers/cleanup-setup.ts: temporary directories a failing test left are removed.
 const setupFiles = ['test/helpers/cleanup-setup.ts'];

@@ -1,8 +1,10 @@
 // Host checks made before anything is created: root, host tools (with their Debian package), the
 // output path, the Debian mirror, and the layout against --image-size. All problems at once (exit 2).
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { lstatIfExists } from '../core/fs.js';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { hostArch } from '../config/settings.js';
 import { UsageError, throwIfProblems } from '../core/errors.js';
 import { packageForTool, whichTool } from '../core/tools.js';
 import { outputProblems } from '../output/checks.js';
@@ -74,6 +76,15 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
     ...directoryProblems('TMP_DIR', config.tmpDir, config.tmpDir),
     ...directoryProblems('DIB_IMAGE_CACHE', config.imageCache, existingAncestor(config.imageCache)),
   );
+  if (config.arch === 'i386' && hostArch() === 'amd64' && isDirectoryWritable(config.tmpDir)) {
+    const cannot = cannotRunI386(config.tmpDir);
+    if (cannot)
+      problems.push(
+        new UsageError('foreign-arch', `this host cannot run i386 programs (${cannot}), so no i386 hook or package script could run`, {
+          hint: "enable the kernel's IA32 emulation (CONFIG_IA32_EMULATION, boot option ia32_emulation=1) or register qemu-user-static for i386 with binfmt_misc; or build for amd64",
+        }),
+      );
+  }
   const mirror = prepared.mirrors.mirror ?? env.DIB_DISTRIBUTION_MIRROR ?? env.DIB_DEBIAN_DISTRIBUTION_MIRROR;
   if (elements.includes('debootstrap') && !mirror) {
     problems.push(
@@ -83,6 +94,31 @@ export function checkHost(prepared: PreparedBuild, env: NodeJS.ProcessEnv): void
     );
   }
   throwIfProblems(problems);
+}
+
+// The smallest i386 ELF program: _start does exit(0) through int 0x80 (52-byte header, one PT_LOAD).
+const I386_EXIT0 = Buffer.from(
+  '7f454c46010101000000000000000000020003000100000054800408340000000000000000000000340020000100000000000000' +
+    '010000000000000000800408008004085d0000005d0000000500000000100000b80100000031dbcd80',
+  'hex',
+);
+
+/** Why the host cannot execute an i386 program (a build's chroot could not run), or null when it can. */
+function cannotRunI386(tmpDir: string): string | null {
+  const dir = mkdtempSync(join(tmpDir, 'dib_arch_probe.'));
+  try {
+    const probe = join(dir, 'exit0');
+    writeFileSync(probe, I386_EXIT0, { mode: 0o700, flag: 'wx' });
+    const r = spawnSync(probe, [], { stdio: 'ignore', timeout: 10_000 });
+    if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOEXEC' ? 'Exec format error' : r.error.message;
+    return r.status === 0 ? null : `an i386 test program did not run: exit status ${r.status ?? r.signal}`;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isDirectoryWritable(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory() && isWritable(path);
 }
 
 /** `setting` names `path`, whose deepest existing part `existing` must be a writable directory (it is made with mkdir -p). */

@@ -1,7 +1,7 @@
 // tiny-os: an operating-system element that unpacks the cached debootstrap tree and installs nothing —
 // a chroot-able root in seconds, for integration tests about the engine rather than about Debian.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './cli.js';
 import type { TreeSpec } from './tree.js';
@@ -41,6 +41,26 @@ export async function ensureCachedBaseTree(cache: string, env: Record<string, st
 export function newImageCache(shared: string, dir: string): string {
   mkdirSync(dir, { recursive: true });
   for (const f of readdirSync(shared).filter((n) => n.startsWith('debootstrap-'))) execFileSync('cp', ['-al', join(shared, f), dir]);
-  if (existsSync(join(shared, 'apt'))) execFileSync('cp', ['-al', join(shared, 'apt'), dir]);
+  if (existsSync(join(shared, 'apt'))) linkPool(join(shared, 'apt'), join(dir, 'apt'));
   return dir;
+}
+
+/**
+ * Hard-link the finished .deb files of a shared apt pool (not the builds' private directories or
+ * partial downloads): another test file's build may be adding to it at the same time, and a file that
+ * is renamed or removed meanwhile is simply not linked.
+ */
+function linkPool(from: string, to: string): void {
+  mkdirSync(to, { recursive: true });
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    if (entry.name === '.builds' || entry.name === 'partial' || entry.name === 'lock') continue;
+    if (entry.isDirectory()) linkPool(join(from, entry.name), join(to, entry.name));
+    else if (entry.isFile() && entry.name.endsWith('.deb')) {
+      try {
+        linkSync(join(from, entry.name), join(to, entry.name));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+  }
 }

@@ -1,7 +1,7 @@
 // Root-only, real Debian builds: `diskimage-builder` builds a family at once on one image cache — the
 // shareable root.d computed once, each image's environment its own (read back from inside the images), a
 // failing image leaving the others intact, SIGINT leaving nothing behind — and the shipped examples (both
-// formats) build, and one of them boots and passes image-verify.
+// formats) build, are skipped, uploaded and reused whole.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -34,6 +34,8 @@ interface Manifest {
 }
 
 const newCache = (name: string) => newImageCache(SHARED, join(root, name));
+// The first test's cache: root.d is computed there once; --stop-on-failure reuses it.
+let familyCache: string;
 
 const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 const member = (tar: string, path: string) => execFileSync('tar', ['-xOf', tar, path]).toString();
@@ -51,6 +53,7 @@ beforeAll(async () => {
   writeTree(join(elements, 'fam-fail'), { 'install.d': { '70-fail-on-purpose': hookScript('echo "failing on purpose" >&2; exit 3') } });
   writeTree(join(elements, 'fam-slow'), { 'install.d': { '60-take-a-while': hookScript('sleep 300') } });
   await ensureCachedBaseTree(SHARED, env, out);
+  familyCache = newCache('cache-family');
 }, 1_800_000);
 afterAll(() => {
   if (!findLeaks(root).mounts.length) rmSync(root, { recursive: true, force: true });
@@ -58,7 +61,7 @@ afterAll(() => {
 
 describe('diskimage-builder builds a family at once', () => {
   it('four images in parallel: root.d built once and reused by the others, each environment only in its image, the failing one alone fails (exit 1) and the manifest says so', async () => {
-    const cache = newCache('cache-family');
+    const cache = familyCache;
     const file = join(root, 'family.yaml');
     const entry = (name: string, extra: string) =>
       `- imagename: ${name}\n  skip-base: true\n  image-cache: ${cache}\n  types: [tar]\n  elements: [debian-minimal, fam-probe]\n${extra}`;
@@ -151,7 +154,8 @@ describe('diskimage-builder builds a family at once', () => {
 
   it('--stop-on-failure: the first failure stops the other build cleanly (interrupted, no output), exit 1', async () => {
     const file = join(root, 'stop.yaml');
-    const cache = newCache('cache-interrupt');
+    // root.d is stored there: both builds reach install.d within seconds.
+    const cache = familyCache;
     writeFileSync(
       file,
       [
@@ -178,7 +182,7 @@ describe('diskimage-builder builds a family at once', () => {
     expect(tempLeftovers()).toEqual([]);
   });
 
-  it('the examples: the TripleO family builds; the DIB family skips them and --upload puts the three into Glance; with --no-skip it is the same images (reused whole); debian-heat boots and passes image-verify', async () => {
+  it('the examples: the TripleO family builds; the DIB family skips them and --upload puts the three into Glance; with --no-skip it is the same images (reused whole)', async () => {
     const dir = join(out, 'examples');
     mkdirSync(dir);
     const manifest = join(dir, 'manifest.json');
@@ -242,10 +246,8 @@ describe('diskimage-builder builds a family at once', () => {
       ['debian-minimal', 'reused'],
     ]);
     expect(reused.images.map((i) => i.files[0].sha256)).toEqual(built.images.map((i) => i.files[0].sha256));
-
-    const verify = await runCli('image-verify', [join(dir, 'debian-heat.qcow2')], env, { timeout: 1_500_000 });
-    expect(verify.stdout + verify.stderr).toMatch(/heat-cfntools|cfn-/);
-    expect(verify.status).toBe(0);
+    // Booting these element sets and checking them in the guest: verify.test.ts (image-verify of the
+    // heat-cfntools, os-collect-config and stackuser image).
     expect(findLeaks(root)).toEqual(NO_LEAKS);
   });
 });

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { runCli, spawnUntil } from '../helpers/cli.js';
 import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
 import { ensureCachedBaseTree, hookScript, newImageCache, tinyOsElement } from '../helpers/tiny-os.js';
 import { writeTree } from '../helpers/tree.js';
@@ -29,7 +29,9 @@ interface CacheEvent {
 
 const newCache = (name: string) => newImageCache(SHARED, join(root, name));
 
-function probe(version: { install?: string; static?: string; env?: string; packages?: string; final?: string; tool?: string } = {}) {
+function probe(
+  version: { install?: string; static?: string; env?: string; packages?: string; final?: string; tool?: string; sleep?: number } = {},
+) {
   writeTree(join(elements, 'cache-probe'), {
     'element-deps': 'install-static\npackage-installs\n',
     'environment.d': {
@@ -38,7 +40,9 @@ function probe(version: { install?: string; static?: string; env?: string; packa
     static: { etc: { 'probe-static': `${version.static ?? 's1'}\n` } },
     'package-installs.yaml': `${version.packages ?? 'less'}:\n`,
     'install.d': {
-      '60-probe': hookScript(`echo "install ${version.install ?? 'v1'} $DIB_PROBE_VALUE \${DIB_PROBE:-unset}" > /etc/probe-install`),
+      '60-probe': hookScript(
+        `${version.sleep ? `sleep ${version.sleep}\n` : ''}echo "install ${version.install ?? 'v1'} $DIB_PROBE_VALUE \${DIB_PROBE:-unset}" > /etc/probe-install`,
+      ),
     },
     'finalise.d': { '90-probe': hookScript(`echo "final ${version.final ?? 'v1'}" > /etc/probe-final`) },
   });
@@ -109,7 +113,7 @@ function treeOf(tarFile: string): Map<string, string> {
 const EXPECTED_TO_DIFFER = [
   /^boot\/initrd\.img-[^/]+$/,
   /^var\/cache\/ldconfig\/aux-cache$/,
-  /^etc\/dib-manifests\/dib-manifest-dpkg-equal-(warm|nocache)$/,
+  /^etc\/dib-manifests\/dib-manifest-dpkg-(equal-warm|apt-1)$/,
   /^etc\/dib-manifests\/dib_(arguments|environment)$/,
 ];
 
@@ -193,13 +197,46 @@ describe('the phase cache on real Debian builds', () => {
     expect(execFileSync('tar', ['-tf', join(out, 'many-edits.tar')]).toString()).toContain('./usr/bin/jq');
   });
 
-  it("a variable outside DIB_* that another element's environment.d exports (it could steer apt or debootstrap): the shareable root.d runs again and says why", async () => {
+  it("a variable outside DIB_* that another element's environment.d exports (it could steer apt or debootstrap): the shareable root.d is a miss that says why (the build is interrupted there)", async () => {
     probe({ install: 'v2', env: 'two', static: 's2', packages: 'jq', tool: 'x' });
-    const r = await build(cache, 'tool-setting', ['--explain-cache'], { DIB_PROBE: 'set' });
-    expectBuilt(r);
-    expect(steps(r.decisions, 'miss')[0]).toBe('root.d');
-    expect(r.decisions.find((e) => e.step === 'root.d')!.reasons).toEqual(['variable PROBE_TOOL_SETTING (after environment.d): added']);
+    const events = join(out, 'tool-setting.events');
+    const reason = 'cache miss root.d: variable PROBE_TOOL_SETTING (after environment.d): added\n';
+    const run = await spawnUntil(
+      'disk-image-create',
+      ['--image-cache', cache, '--events', events, '--explain-cache', '-t', 'tar', '-o', join(out, 'tool-setting'), ...ELEMENTS],
+      { ...env, DIB_PROBE: 'set' },
+      reason,
+    );
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(130);
+    const decisions = cacheEvents(events);
+    expect(decisions.map((e) => [e.step, e.decision])).toEqual([['root.d', 'miss']]);
+    expect(decisions[0].reasons).toEqual(['variable PROBE_TOOL_SETTING (after environment.d): added']);
+    expect(existsSync(join(out, 'tool-setting.tar'))).toBe(false);
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
     probe({ install: 'v2', env: 'two', static: 's2', packages: 'jq' });
+  });
+
+  it('two real Debian builds at once on one image cache, uncached, both install packages (no apt lock between them)', async () => {
+    const run = (name: string) => build(cache, name, ['--no-cache'], { DIB_PROBE: 'set' });
+    const [one, two] = await Promise.all([run('apt-1'), run('apt-2')]);
+    expectBuilt(one);
+    expectBuilt(two);
+    expect(one.decisions).toEqual([]);
+    expect(one.stderr + two.stderr).not.toContain('Could not get lock');
+    // They really ran at the same time: root.d of both (apt-get dist-upgrade and installs) overlapped.
+    const span = (name: string) => {
+      const events = readFileSync(join(out, `${name}.events`), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { type: string; phase?: string; time: string });
+      const start = events.find((e) => e.type === 'phase-start' && e.phase === 'root')!.time;
+      const end = events.find((e) => e.type === 'phase-end' && e.phase === 'root')!.time;
+      return [Date.parse(start), Date.parse(end)];
+    };
+    const [a, b] = [span('apt-1'), span('apt-2')];
+    expect(Math.max(a[0], b[0])).toBeLessThan(Math.min(a[1], b[1]));
+    expect(findLeaks(root)).toEqual(NO_LEAKS);
   });
 
   it('a tree built from the warm cache equals one built with --no-cache (file list, contents, owners, modes, xattrs) but for the documented list', async () => {
@@ -207,11 +244,9 @@ describe('the phase cache on real Debian builds', () => {
     expectBuilt(warm);
     // Another name: the outputs are not reused, the tree is restored from the stored layers.
     expect(steps(warm.decisions, 'miss')).toEqual(['outputs']);
-    const cold = await build(cache, 'equal-nocache', ['--no-cache'], { DIB_PROBE: 'set' });
-    expectBuilt(cold);
-    expect(cold.decisions).toEqual([]);
+    // The uncached build of the same inputs: apt-1, built with --no-cache by the test before.
     const a = treeOf(join(out, 'equal-warm.tar'));
-    const b = treeOf(join(out, 'equal-nocache.tar'));
+    const b = treeOf(join(out, 'apt-1.tar'));
     const differ = [...new Set([...a.keys(), ...b.keys()])].filter((k) => a.get(k) !== b.get(k)).sort();
     const unexpected = differ.filter((k) => !EXPECTED_TO_DIFFER.some((re) => re.test(k)));
     expect(unexpected.map((k) => `${k}: cached ${a.get(k) ?? 'absent'} / uncached ${b.get(k) ?? 'absent'}`)).toEqual([]);
@@ -253,40 +288,22 @@ describe('the phase cache on real Debian builds', () => {
   });
 
   it('two builds at once that need the same missing steps compute each once: the second waits and reuses', async () => {
-    const shared = newCache('cache-flight');
-    const started = [build(shared, 'flight-1', [], { DIB_PROBE: 'set' }), build(shared, 'flight-2', [], { DIB_PROBE: 'set' })];
+    // A new install.d hook (taking 20 s): it and every step after it are missing for both builds.
+    probe({ install: 'v4', env: 'two', static: 's2', packages: 'jq', sleep: 20 });
+    const started = [build(cache, 'flight-1', [], { DIB_PROBE: 'set' }), build(cache, 'flight-2', [], { DIB_PROBE: 'set' })];
     const [one, two] = await Promise.all(started);
     expectBuilt(one);
     expectBuilt(two);
     // The outputs are named after each image: each build writes its own.
     const tree = (d: CacheEvent[], decision: CacheEvent['decision']) => steps(d, decision).filter((s) => s !== 'outputs');
+    const order = one.decisions.map((e) => e.step).filter((s) => s !== 'outputs');
+    const missing = order.slice(order.indexOf('install.d/60-probe'));
+    expect(missing.length).toBeGreaterThan(1);
+    expect(tree(one.decisions, 'hit')).toContain('root.d');
     const missed = [...tree(one.decisions, 'miss'), ...tree(two.decisions, 'miss')].sort();
-    const all = tree(one.decisions, 'miss').length + tree(one.decisions, 'hit').length;
     expect(missed).toEqual([...new Set(missed)]); // no step computed twice
-    expect(missed).toHaveLength(all);
+    expect(missed).toEqual([...missing].sort()); // and each missing one computed by one of them
     expect(one.stderr + two.stderr).toMatch(/phase cache: waiting for build \d+, which is computing step /);
-  });
-
-  it('two real Debian builds at once on one image cache, uncached, both install packages (no apt lock between them)', async () => {
-    const shared = newCache('cache-apt');
-    const run = (name: string) => build(shared, name, ['--no-cache']);
-    const [one, two] = await Promise.all([run('apt-1'), run('apt-2')]);
-    expectBuilt(one);
-    expectBuilt(two);
-    expect(one.stderr + two.stderr).not.toContain('Could not get lock');
-    // They really ran at the same time: root.d of both (apt-get dist-upgrade and installs) overlapped.
-    const span = (name: string) => {
-      const events = readFileSync(join(out, `${name}.events`), 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as { type: string; phase?: string; time: string });
-      const start = events.find((e) => e.type === 'phase-start' && e.phase === 'root')!.time;
-      const end = events.find((e) => e.type === 'phase-end' && e.phase === 'root')!.time;
-      return [Date.parse(start), Date.parse(end)];
-    };
-    const [a, b] = [span('apt-1'), span('apt-2')];
-    expect(Math.max(a[0], b[0])).toBeLessThan(Math.min(a[1], b[1]));
-    expect(findLeaks(root)).toEqual(NO_LEAKS);
   });
 
   it('a step store on a read-only filesystem: the build goes on uncached and says so', async () => {
