@@ -26,29 +26,44 @@ done
 run_lane() {
   local lane=$1
   shift
+  if [ "$#" -eq 0 ]; then
+    echo "[$lane] no test files" >&2
+    return 1
+  fi
+  rm -f "test-results/integration-$lane.json"
   set -o pipefail
-  node_modules/.bin/vitest run --project integration --no-file-parallelism --reporter=default --reporter=json \
-    --outputFile="test-results/integration-$lane.json" "$@" 2>&1 | sed -u "s/^/[$lane] /"
+  # --no-cache: the two processes would both rewrite vitest's results cache (the order is our sequencer's).
+  node_modules/.bin/vitest run --project integration --no-file-parallelism --no-cache --reporter=default --reporter=json \
+    --outputFile="test-results/integration-$lane.json" "$@" 2>&1 | sed -u "s/^/[$lane] /" || return 1
+  # A lane that died without its results is a failure, not fewer tests.
+  [ -s "test-results/integration-$lane.json" ] || { echo "[$lane] no results written" >&2; return 1; }
 }
-
-pids=()
-stop() {
-  # Ctrl-C reaches the whole process group already; a TERM to this script is passed on as SIGINT, so
-  # every build unwinds (nothing mounted or attached is left).
-  for p in "${pids[@]}"; do pkill -INT -P "$p" 2>/dev/null; done
-}
-trap stop TERM
 
 case "${1:-both}" in
   a) run_lane a "${lane_a[@]}" ;;
   b) run_lane b "${lane_b[@]}" ;;
   both)
+    # Each lane in its own process group: an interrupt or TERM to this script reaches every process of
+    # both lanes as SIGINT (the builds unwind: nothing mounted or attached is left), and the script waits
+    # for both to finish before it exits.
+    set -m
     run_lane a "${lane_a[@]}" &
-    pids+=($!)
+    pids=($!)
     run_lane b "${lane_b[@]}" &
     pids+=($!)
+    set +m
+    trap 'for p in "${pids[@]}"; do kill -INT -- "-$p" 2>/dev/null; done' INT TERM
     status=0
-    for p in "${pids[@]}"; do wait "$p" || status=1; done
+    for p in "${pids[@]}"; do
+      while true; do
+        wait "$p"
+        rc=$?
+        # wait returns >128 when a trapped signal interrupts it: the lane is still running.
+        if [ "$rc" -gt 128 ] && kill -0 "$p" 2>/dev/null; then continue; fi
+        [ "$rc" -eq 0 ] || status=1
+        break
+      done
+    done
     exit "$status"
     ;;
   *)

@@ -594,7 +594,14 @@ function removeAbandonedStacks(): void {
     if (!name.startsWith(PREFIX)) continue;
     const path = join(PARENT, name);
     const owner = Number(readIfExists(join(path, OWNER_FILE)).trim());
-    if (owner ? processExists(owner) : Date.now() - statSync(path).mtimeMs < 60_000) continue; // alive, or being made
+    let age: number;
+    try {
+      age = Date.now() - statSync(path).mtimeMs;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // its own test stopped it meanwhile
+      throw e;
+    }
+    if (owner ? processExists(owner) : age < 60_000) continue; // alive, or being made
     rmSync(path, { recursive: true, force: true });
   }
 }

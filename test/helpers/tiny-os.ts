@@ -1,6 +1,5 @@
 // tiny-os: an operating-system element that unpacks the cached debootstrap tree and installs nothing —
 // a chroot-able root in seconds, for integration tests about the engine rather than about Debian.
-import { execFileSync } from 'node:child_process';
 import { existsSync, linkSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from './cli.js';
@@ -40,9 +39,19 @@ export async function ensureCachedBaseTree(cache: string, env: Record<string, st
  */
 export function newImageCache(shared: string, dir: string): string {
   mkdirSync(dir, { recursive: true });
-  for (const f of readdirSync(shared).filter((n) => n.startsWith('debootstrap-'))) execFileSync('cp', ['-al', join(shared, f), dir]);
+  // Finished debootstrap tarballs and their digests only (never another build's .partial file).
+  for (const f of readdirSync(shared).filter((n) => /^debootstrap-.*\.tar(\.sha256)?$/.test(n))) linkIfThere(join(shared, f), join(dir, f));
   if (existsSync(join(shared, 'apt'))) linkPool(join(shared, 'apt'), join(dir, 'apt'));
   return dir;
+}
+
+/** A hard link of `from` at `to`, unless `from` was renamed or removed meanwhile. */
+function linkIfThere(from: string, to: string): void {
+  try {
+    linkSync(from, to);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
 }
 
 /**
@@ -55,12 +64,6 @@ function linkPool(from: string, to: string): void {
   for (const entry of readdirSync(from, { withFileTypes: true })) {
     if (entry.name === '.builds' || entry.name === 'partial' || entry.name === 'lock') continue;
     if (entry.isDirectory()) linkPool(join(from, entry.name), join(to, entry.name));
-    else if (entry.isFile() && entry.name.endsWith('.deb')) {
-      try {
-        linkSync(join(from, entry.name), join(to, entry.name));
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-    }
+    else if (entry.isFile() && entry.name.endsWith('.deb')) linkIfThere(join(from, entry.name), join(to, entry.name));
   }
 }
