@@ -12,7 +12,7 @@
 # Lane B is listed; lane A is every other integration file, so a new file is never left out.
 # Each lane writes test-results/integration-LANE.json; its output is prefixed with [a] or [b].
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 
 LANE_B=(phase-cache family dib-elements)
 
