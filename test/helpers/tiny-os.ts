@@ -22,10 +22,12 @@ export function tinyOsElement(): TreeSpec {
 /** Make sure the image cache holds a debootstrap tree (one real build of debian-minimal when it does not). */
 export async function ensureCachedBaseTree(cache: string, env: Record<string, string>, outDir: string): Promise<void> {
   if (readdirSync(cache, { withFileTypes: true }).some((d) => /^debootstrap-debian-bookworm-amd64-.*\.tar$/.test(d.name))) return;
+  // Only the shipped elements: the caller's ELEMENTS_PATH may not exist yet (the seed can be the first build).
+  const { ELEMENTS_PATH: _callersElements, ...seedEnv } = env;
   const r = await runCli(
     'disk-image-create',
     ['--image-cache', cache, '-n', '-t', 'tar', '-o', join(outDir, 'seed'), 'debian-minimal'],
-    env,
+    seedEnv,
     {
       timeout: 1_800_000,
     },
