@@ -56,8 +56,11 @@ run() { # scenario rep -> prints seconds
     finish_run "$scenario" "$rep" "$log" "$status" "$start" "$end" "$results"
 }
 
-scenarios="dib-cold ours-cold dib-warm ours-nochange ours-install ours-finalise"
+# SCENARIOS="dib-cold ours-cold" runs only those (e.g. the cold pair alone); the default is all six.
+scenarios=${SCENARIOS:-dib-cold ours-cold dib-warm ours-nochange ours-install ours-finalise}
 declare -A times
+ours_size=0
+dib_size=0
 for rep in $(seq 1 "$reps"); do
     write_app "r$rep-a" "r$rep-a"
     for scenario in $scenarios; do
@@ -70,14 +73,14 @@ for rep in $(seq 1 "$reps"); do
         t=$(run "$scenario" "$rep")
         times[$scenario]="${times[$scenario]:-} $t"
         case $scenario in
-            dib-warm) dib_size=$(stat -c %s "$work/out/dib-$rep.qcow2") ;;
+            dib-warm | dib-cold) dib_size=$(stat -c %s "$work/out/dib-$rep.qcow2") ;;
             ours-cold) ours_size=$(stat -c %s "$work/out/ours-$rep.qcow2") ;;
         esac
     done
 done
 
-dib_warm_median=$(stat_of "${times[dib-warm]}" median)
-dib_cold_median=$(stat_of "${times[dib-cold]}" median)
+dib_warm_median=$([ -n "${times[dib-warm]:-}" ] && stat_of "${times[dib-warm]}" median || echo 0)
+dib_cold_median=$([ -n "${times[dib-cold]:-}" ] && stat_of "${times[dib-cold]}" median || echo 0)
 # The phase cache of the last repetition: disk use per stored step.
 steps_table=$(for d in "$work/cache-ours-$reps"/steps/*/; do
     [ -f "$d/meta.json" ] || continue
@@ -85,7 +88,7 @@ steps_table=$(for d in "$work/cache-ours-$reps"/steps/*/; do
 done | sort)
 
 {
-    printf '{\n  "date": "%s",\n  "command": "sudo scripts/bench.sh  (REPS=%s)",\n' "$(date -u +%FT%TZ)" "$reps"
+    printf '{\n  "date": "%s",\n  "command": "sudo scripts/bench.sh  (REPS=%s SCENARIOS=%s)",\n' "$(date -u +%FT%TZ)" "$reps" "$scenarios"
     printf '  "image": "debian-minimal vm bench-app (bookworm, qcow2)",\n'
     for s in $scenarios; do
         base=$dib_warm_median

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { REPO, runCli, spawnUntil } from '../helpers/cli.js';
 import { NO_LEAKS, findLeaks } from '../helpers/leaks.js';
-import { ensureCachedBaseTree, hookScript, newImageCache } from '../helpers/tiny-os.js';
+import { ensureCachedBaseTree, hookScript, newImageCache, tinyOsElement } from '../helpers/tiny-os.js';
 import { writeTree } from '../helpers/tree.js';
 import { startOpenStack } from '../helpers/openstack.js';
 
@@ -52,6 +52,7 @@ beforeAll(async () => {
   });
   writeTree(join(elements, 'fam-fail'), { 'install.d': { '70-fail-on-purpose': hookScript('echo "failing on purpose" >&2; exit 3') } });
   writeTree(join(elements, 'fam-slow'), { 'install.d': { '60-take-a-while': hookScript('sleep 300') } });
+  writeTree(join(elements, 'tiny-os'), tinyOsElement());
   await ensureCachedBaseTree(SHARED, env, out);
   familyCache = newCache('cache-family');
 }, 1_800_000);
@@ -154,13 +155,13 @@ describe('diskimage-builder builds a family at once', () => {
 
   it('--stop-on-failure: the first failure stops the other build cleanly (interrupted, no output), exit 1', async () => {
     const file = join(root, 'stop.yaml');
-    // root.d is stored there: both builds reach install.d within seconds.
+    // tiny-os (the cached debootstrap tree, no apt): both builds reach install.d within seconds.
     const cache = familyCache;
     writeFileSync(
       file,
       [
-        `- imagename: stop-slow\n  skip-base: true\n  image-cache: ${cache}\n  types: [tar]\n  elements: [debian-minimal, fam-slow]\n`,
-        `- imagename: stop-fail\n  skip-base: true\n  image-cache: ${cache}\n  types: [tar]\n  elements: [debian-minimal, fam-fail]\n`,
+        `- imagename: stop-slow\n  skip-base: true\n  image-cache: ${cache}\n  types: [tar]\n  elements: [tiny-os, fam-slow]\n`,
+        `- imagename: stop-fail\n  skip-base: true\n  image-cache: ${cache}\n  types: [tar]\n  elements: [tiny-os, fam-fail]\n`,
       ].join(''),
     );
     const manifest = join(out, 'stop.json');
@@ -182,25 +183,24 @@ describe('diskimage-builder builds a family at once', () => {
     expect(tempLeftovers()).toEqual([]);
   });
 
-  it('the examples: the TripleO family builds; the DIB family skips them and --upload puts the three into Glance; with --no-skip it is the same images (reused whole)', async () => {
+  // One image of the shipped examples (the cheapest, in CI's time budget); the other two are planned with
+  // both files by test/unit/family (--dry-run) and their element sets are built and booted elsewhere.
+  it('the examples (their debian-minimal image): built from the TripleO file; the DIB file skips it and --upload puts it into Glance; with --no-skip it is the same image (reused whole)', async () => {
     const dir = join(out, 'examples');
     mkdirSync(dir);
     const manifest = join(dir, 'manifest.json');
     const shared = { ...env, DIB_IMAGE_CACHE: SHARED };
+    const only = ['--image-name', 'debian-minimal'];
     const tripleo = await runCli(
       'diskimage-builder',
-      ['--output-directory', dir, '--manifest', manifest, join(REPO, 'examples', 'family-tripleo.yaml')],
+      [...only, '--output-directory', dir, '--manifest', manifest, join(REPO, 'examples', 'family-tripleo.yaml')],
       shared,
       { timeout: 3_000_000 },
     );
     expect(tripleo.stderr.slice(-3000)).not.toMatch(/failed/);
     expect(tripleo.status).toBe(0);
     const built = readManifest(manifest);
-    expect(built.images.map((i) => [i.name, i.status])).toEqual([
-      ['debian-cloud', 'built'],
-      ['debian-heat', 'built'],
-      ['debian-minimal', 'built'],
-    ]);
+    expect(built.images.map((i) => [i.name, i.status])).toEqual([['debian-minimal', 'built']]);
     for (const image of built.images) {
       const info = JSON.parse(execFileSync('qemu-img', ['info', '--output=json', '-f', 'qcow2', image.files[0].path]).toString()) as {
         format: string;
@@ -213,12 +213,12 @@ describe('diskimage-builder builds a family at once', () => {
     try {
       const skipped = await runCli(
         'diskimage-builder',
-        ['--upload', '--output-directory', dir, join(REPO, 'examples', 'family-dib.yaml')],
+        [...only, '--upload', '--output-directory', dir, join(REPO, 'examples', 'family-dib.yaml')],
         { ...shared, ...stack.env() },
         { timeout: 900_000 },
       );
       expect(skipped.status).toBe(0);
-      expect(skipped.stderr.match(/skipped/g)?.length).toBeGreaterThanOrEqual(3);
+      expect(skipped.stderr).toMatch(/debian-minimal\s+skipped/);
       for (const image of built.images) {
         const shown = JSON.parse(stack.openstack(['image', 'show', '-f', 'json', image.name])) as {
           status: string;
@@ -234,20 +234,14 @@ describe('diskimage-builder builds a family at once', () => {
     // --no-skip: DIB's format of the same family decides the same images, so each is reused whole.
     const again = await runCli(
       'diskimage-builder',
-      ['--no-skip', '--output-directory', dir, '--manifest', manifest, join(REPO, 'examples', 'family-dib.yaml')],
+      [...only, '--no-skip', '--output-directory', dir, '--manifest', manifest, join(REPO, 'examples', 'family-dib.yaml')],
       shared,
       { timeout: 1_800_000 },
     );
     expect(again.status).toBe(0);
     const reused = readManifest(manifest);
-    expect(reused.images.map((i) => [i.name, i.status])).toEqual([
-      ['debian-cloud', 'reused'],
-      ['debian-heat', 'reused'],
-      ['debian-minimal', 'reused'],
-    ]);
+    expect(reused.images.map((i) => [i.name, i.status])).toEqual([['debian-minimal', 'reused']]);
     expect(reused.images.map((i) => i.files[0].sha256)).toEqual(built.images.map((i) => i.files[0].sha256));
-    // Booting these element sets and checking them in the guest: verify.test.ts (image-verify of the
-    // heat-cfntools, os-collect-config and stackuser image).
     expect(findLeaks(root)).toEqual(NO_LEAKS);
   });
 });

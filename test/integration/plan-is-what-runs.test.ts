@@ -31,7 +31,7 @@ describe('the plan is what runs', () => {
     // --no-cache: every hook must run here (another build's shareable root.d in the shared cache would be reused).
     const r = await runCli(
       'disk-image-create',
-      ['--image-cache', CACHE, '--no-cache', '--events', events, '-o', join(root, 'img'), ...ELEMENTS],
+      ['--image-cache', CACHE, '--no-cache', '--uncompressed', '--events', events, '-o', join(root, 'img'), ...ELEMENTS],
       env,
       {
         timeout: 1_800_000,

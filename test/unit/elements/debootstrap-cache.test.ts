@@ -15,7 +15,11 @@ afterEach(() => fake?.restore());
 function setup() {
   // A fake debootstrap that makes a small tree; tar and sha256sum are the real ones.
   fake = installFakeBin({
-    debootstrap: { script: 't="${@: -2:1}"; mkdir -p "$t/etc" && echo "from debootstrap" > "$t/etc/marker"' },
+    // It records the dpkg configuration it found in the target (what its dpkg runs would read).
+    debootstrap: {
+      script:
+        't="${@: -2:1}"; mkdir -p "$t/etc" && echo "from debootstrap" > "$t/etc/marker"; cat "$t"/etc/dpkg/dpkg.cfg.d/* > "$t/etc/dpkg-config-seen" 2>/dev/null || true',
+    },
     tar: { passthrough: true },
   });
   const t = tempDir();
@@ -59,6 +63,16 @@ describe('the debootstrap cache verifies what it hands out', () => {
     expect(again.stdout).toContain('(digest verified)');
     expect(readFileSync(join(again.target, 'etc/marker'), 'utf8')).toBe('from debootstrap\n');
     expect(fake!.calls('debootstrap')).toHaveLength(1);
+    s.t.remove();
+  });
+
+  it("debootstrap's dpkg runs with force-unsafe-io, and the setting is in neither the tree nor the cached tarball", () => {
+    const s = setup();
+    const r = s.run();
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(r.target, 'etc/dpkg-config-seen'), 'utf8')).toBe('force-unsafe-io\n');
+    expect(readdirSync(join(r.target, 'etc/dpkg/dpkg.cfg.d'))).toEqual([]);
+    expect(execFileSync('tar', ['-tf', s.tarball()]).toString()).not.toContain('unsafe-io');
     s.t.remove();
   });
 

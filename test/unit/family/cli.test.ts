@@ -3,7 +3,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli } from '../../helpers/cli.js';
+import { REPO, runCli } from '../../helpers/cli.js';
 import { tempDir } from '../../helpers/tree.js';
 
 const t = tempDir('dib-ts-family-cli-');
@@ -77,6 +77,25 @@ describe('diskimage-builder before building', () => {
     expect(r.stdout).toContain(`outputs: ${join(out, 'a.qcow2')} (qcow2), ${join(out, 'a.tar')} (tar)`);
     expect(r.stdout).not.toMatch(/^c:/m);
     expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('the shipped examples, both formats: --dry-run plans the same three images with the same elements and environment', async () => {
+    const plans = [];
+    for (const name of ['family-tripleo.yaml', 'family-dib.yaml']) {
+      const out = join(t.path, `examples-${name}`);
+      mkdirSync(out);
+      const r = await runCli('diskimage-builder', ['--dry-run', '--output-directory', out, join(REPO, 'examples', name)]);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(readdirSync(out)).toEqual([]);
+      const lines = r.stdout.split('\n').map((l) => l.replaceAll(out, 'OUT'));
+      plans.push(lines.filter((l) => /disk-image-create |^\s*elements \(/.test(l)));
+    }
+    expect(plans[0].filter((l) => l.includes('disk-image-create '))).toHaveLength(3);
+    for (const image of ['debian-cloud', 'debian-heat', 'debian-minimal'])
+      expect(plans[0].some((l) => l.includes(`-o OUT/${image} `))).toBe(true);
+    expect(plans[0].join('\n')).toMatch(/elements \(\d+\): .*heat-cfntools/);
+    expect(plans[1]).toEqual(plans[0]);
   });
 
   it('--dry-run says which images would be skipped because their outputs exist', async () => {
