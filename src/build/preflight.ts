@@ -110,7 +110,9 @@ function cannotRunI386(tmpDir: string): string | null {
     const probe = join(dir, 'exit0');
     writeFileSync(probe, I386_EXIT0, { mode: 0o700, flag: 'wx' });
     const r = spawnSync(probe, [], { stdio: 'ignore', timeout: 10_000 });
-    if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOEXEC' ? 'Exec format error' : r.error.message;
+    const code = r.error ? (r.error as NodeJS.ErrnoException).code : undefined;
+    if (code === 'EACCES' || code === 'EPERM') return null; // a noexec TMP_DIR says nothing about the kernel
+    if (r.error) return code === 'ENOEXEC' ? 'Exec format error' : r.error.message;
     return r.status === 0 ? null : `an i386 test program did not run: exit status ${r.status ?? r.signal}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
