@@ -105,7 +105,12 @@ const I386_EXIT0 = Buffer.from(
 
 /** Why the host cannot execute an i386 program (a build's chroot could not run), or null when it can. */
 function cannotRunI386(tmpDir: string): string | null {
-  const dir = mkdtempSync(join(tmpDir, 'dib_arch_probe.'));
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpDir, 'dib_arch_probe.'));
+  } catch {
+    return null; // no place to probe (TMP_DIR's own problems are reported above): the build finds out itself
+  }
   try {
     const probe = join(dir, 'exit0');
     writeFileSync(probe, I386_EXIT0, { mode: 0o700, flag: 'wx' });
@@ -114,6 +119,8 @@ function cannotRunI386(tmpDir: string): string | null {
     if (code === 'EACCES' || code === 'EPERM') return null; // a noexec TMP_DIR says nothing about the kernel
     if (r.error) return code === 'ENOEXEC' ? 'Exec format error' : r.error.message;
     return r.status === 0 ? null : `an i386 test program did not run: exit status ${r.status ?? r.signal}`;
+  } catch {
+    return null; // the probe could not be written (a full disk): no evidence either way
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
